@@ -1,0 +1,9 @@
+/**
+ * Runtime ports (Clock, ProcessRunner, Fs, Logger) and their Deno implementations.
+ * Layer 0: imports only errors.ts. Everything above gets these through one deps object.
+ * @module
+ */
+export { type Clock, sleepOn, systemClock, type Timer } from "./clock.ts";
+export { createConsoleLogger, type LogFields, type Logger, type LogLevel, nullLogger } from "./log.ts";
+export { createDenoFs, type DenoFsOptions, type DirEntry, ensureDir, type Fs } from "./fs.ts";
+export type { ProcessRunner, RunRequest, RunResult } from "./process.ts";
