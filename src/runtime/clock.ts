@@ -15,7 +15,11 @@ export interface Clock {
 }
 
 /** Sleeps on any clock through its setTimer; shared by the real and fake clocks. */
-export function sleepOn(clock: Pick<Clock, "setTimer">, ms: number, signal?: AbortSignal): Promise<void> {
+export function sleepOn(
+  clock: Pick<Clock, "setTimer">,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {

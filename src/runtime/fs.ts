@@ -83,10 +83,14 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
   async function guard(path: string): Promise<string> {
     const real = await realTarget(path);
     if (!roots.some((root) => within(real, root))) {
-      throw new ScoutError("WRITE_NOT_ALLOWED", `Refusing to write "${path}": outside Scout's write roots`, {
-        context: { path, real, roots },
-        hint: "Scout writes only inside --state-dir, --textfile-dir and --events-file",
-      });
+      throw new ScoutError(
+        "WRITE_NOT_ALLOWED",
+        `Refusing to write "${path}": outside Scout's write roots`,
+        {
+          context: { path, real, roots },
+          hint: "Scout writes only inside --state-dir, --textfile-dir and --events-file",
+        },
+      );
     }
     return real;
   }
@@ -96,7 +100,12 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
     async writeAtomic(path, data, opts = {}) {
       const real = await guard(path);
       const tmp = `${parentOf(real)}/.${baseOf(real)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-      const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: opts.mode ?? 0o600 });
+      const file = await Deno.open(tmp, {
+        write: true,
+        create: true,
+        truncate: true,
+        mode: opts.mode ?? 0o600,
+      });
       try {
         await file.write(new TextEncoder().encode(data));
         await file.sync();

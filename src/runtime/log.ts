@@ -41,7 +41,9 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   const write = options.write ??
     ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
   const at = (l: LogLevel) => (msg: string, fields?: LogFields) => {
-    if (ORDER[l] >= ORDER[level]) write(`${l.toUpperCase().padEnd(5)} ${msg}${renderFields(fields)}`);
+    if (ORDER[l] >= ORDER[level]) {
+      write(`${l.toUpperCase().padEnd(5)} ${msg}${renderFields(fields)}`);
+    }
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -4,6 +4,12 @@
  * @module
  */
 export { type Clock, sleepOn, systemClock, type Timer } from "./clock.ts";
-export { createConsoleLogger, type LogFields, type Logger, type LogLevel, nullLogger } from "./log.ts";
+export {
+  createConsoleLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  nullLogger,
+} from "./log.ts";
 export { createDenoFs, type DenoFsOptions, type DirEntry, ensureDir, type Fs } from "./fs.ts";
 export type { ProcessRunner, RunRequest, RunResult } from "./process.ts";
