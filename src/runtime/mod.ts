@@ -12,4 +12,16 @@ export {
   nullLogger,
 } from "./log.ts";
 export { createDenoFs, type DenoFsOptions, type DirEntry, ensureDir, type Fs } from "./fs.ts";
-export type { ProcessRunner, RunRequest, RunResult } from "./process.ts";
+export {
+  createDenoRunner,
+  type DenoRunnerOptions,
+  type ProcessRunner,
+  type RunRequest,
+  type RunResult,
+} from "./process.ts";
+export {
+  resolveProgram,
+  type ResolveProgramOptions,
+  type ResolveProgramResult,
+} from "./programs.ts";
+export { requestSocket, serveSocket, type SocketHandler, type SocketServer } from "./socket.ts";

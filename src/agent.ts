@@ -1,0 +1,242 @@
+/**
+ * Composition root of the node agent: builds the real ports, wires the manager, the event
+ * sinks, the control socket and the check-file watcher, and returns a handle with stop().
+ * Layer 6: may import everything below.
+ * @module
+ */
+import { handleControl } from "./api/mod.ts";
+import { formatError } from "./errors.ts";
+import type { ScoutEvent } from "./events.ts";
+import { createManager, type Manager } from "./machine/mod.ts";
+import {
+  type Clock,
+  createConsoleLogger,
+  createDenoFs,
+  createDenoRunner,
+  ensureDir,
+  type Logger,
+  type ProcessRunner,
+  resolveProgram,
+  serveSocket,
+  systemClock,
+} from "./runtime/mod.ts";
+
+/** Where Scout looks for Nagios plugins, in order. */
+export const DEFAULT_PLUGIN_DIRS: readonly string[] = [
+  "/usr/lib/nagios/plugins",
+  "/usr/lib64/nagios/plugins",
+  "/usr/local/lib/nagios/plugins",
+  "/etc/scout/plugins",
+];
+
+/** Everything the agent needs to know; the CLI fills it from flags, env and defaults. */
+export interface AgentConfig {
+  /** Node identity. */
+  identity: string;
+  /** Check file directories. */
+  checksDirs: string[];
+  /** Choria machine directories. */
+  machinesDirs: string[];
+  /** State directory (keys, machine state, control socket). */
+  stateDir: string;
+  /** Prometheus textfile directory, or null. */
+  textfileDir: string | null;
+  /** File receiving one CloudEvent JSON per line, or null. */
+  eventsFile: string | null;
+  /** Plugin directories, searched in order; programs may come only from these. */
+  pluginDirs: string[];
+  /** Start checks at once instead of after a random splay. */
+  noSplay: boolean;
+  /** Bytes of plugin output kept. */
+  maxOutputBytes: number;
+  /** Periodic rescan of check files, ms. */
+  rescanMs: number;
+  /** Print one line per result and transition on stdout. */
+  printEvents: boolean;
+}
+
+/** Ports the agent builds for itself unless a test passes its own. */
+export interface AgentOverrides {
+  /** Time. */
+  clock?: Clock;
+  /** Process runner. */
+  runner?: ProcessRunner;
+  /** Logger. */
+  logger?: Logger;
+  /** Extra event receiver (tests, benchmarks). */
+  onEvent?: (event: ScoutEvent) => void;
+  /** Lateness observer (benchmarks). */
+  observeLateness?: (ms: number) => void;
+}
+
+/** A running agent. */
+export interface AgentHandle {
+  /** The machine manager. */
+  manager: Manager;
+  /** Stops everything: plugins are killed, state is flushed, the socket is removed. */
+  stop(): Promise<void>;
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+/** One readable line for a result or a transition; null for other events. */
+export function eventLine(ev: ScoutEvent): string | null {
+  const d = new Date(ev.time);
+  const t = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  const data = ev.data as Record<string, unknown>;
+  if (ev.type === "io.choria.machine.watcher.nagios.v1.state") {
+    const first = String(data.output ?? "").split("\n")[0]!.split("|")[0]!.trim();
+    const soft = ev.scouthard === false ? ` (soft ${ev.scoutattempt}/${ev.scoutattempts})` : "";
+    return `${t} ${String(data.status).padEnd(8)} ${data.machine}: ${first}${soft}`;
+  }
+  if (ev.type === "io.choria.machine.v1.transition") {
+    return `${t} ${
+      "=>".padEnd(8)
+    } ${data.machine}: ${data.from_state} => ${data.to_state} (${data.transition})`;
+  }
+  return null;
+}
+
+function createLineWriter(
+  path: string,
+  fs: { append(p: string, d: string): Promise<void> },
+  logger: Logger,
+) {
+  let pending: string[] = [];
+  let flushing: Promise<void> | null = null;
+  async function flush() {
+    while (pending.length) {
+      const batch = pending.join("");
+      pending = [];
+      try {
+        await fs.append(path, batch);
+      } catch (e) {
+        logger.error("cannot write the events file", { error: formatError(e) });
+      }
+    }
+    flushing = null;
+  }
+  return {
+    write(line: string) {
+      pending.push(line);
+      flushing ??= flush();
+    },
+    async close() {
+      await flushing;
+    },
+  };
+}
+
+/** Starts the standalone agent. */
+export async function startAgent(
+  config: AgentConfig,
+  overrides: AgentOverrides = {},
+): Promise<AgentHandle> {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? createConsoleLogger();
+  await ensureDir(config.stateDir, 0o700);
+  await Deno.chmod(config.stateDir, 0o700);
+  await ensureDir(`${config.stateDir}/machines`, 0o700);
+  if (config.textfileDir) await ensureDir(config.textfileDir, 0o755);
+  if (config.eventsFile) {
+    const dir = config.eventsFile.includes("/")
+      ? config.eventsFile.slice(0, config.eventsFile.lastIndexOf("/"))
+      : ".";
+    await ensureDir(dir || "/", 0o755);
+  }
+  const fs = await createDenoFs({
+    writeRoots: [config.stateDir, config.textfileDir, config.eventsFile].filter((x): x is string =>
+      !!x
+    ),
+  });
+  const events = config.eventsFile ? createLineWriter(config.eventsFile, fs, logger) : null;
+  const out = new TextEncoder();
+  const emit = (ev: ScoutEvent) => {
+    events?.write(JSON.stringify(ev) + "\n");
+    overrides.onEvent?.(ev);
+    if (config.printEvents) {
+      const line = eventLine(ev);
+      if (line) Deno.stdout.writeSync(out.encode(line + "\n"));
+    }
+  };
+  const manager = createManager({
+    fs,
+    clock,
+    logger,
+    identity: config.identity,
+    emit,
+    newId: () => crypto.randomUUID(),
+    random: Math.random,
+    noSplay: config.noSplay,
+    checksDirs: config.checksDirs,
+    machinesDirs: config.machinesDirs,
+    stateDir: config.stateDir,
+    textfileDir: config.textfileDir,
+    ...(overrides.observeLateness ? { observeLateness: overrides.observeLateness } : {}),
+    watcherDeps: {
+      clock,
+      logger,
+      runner: overrides.runner ?? createDenoRunner(),
+      resolveProgram,
+      pluginDirs: config.pluginDirs,
+      maxOutputBytes: config.maxOutputBytes,
+      path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    },
+  });
+  const report = await manager.reload();
+  logger.info("agent started", {
+    identity: config.identity,
+    checks: report.started.length,
+    problems: report.problems.length,
+  });
+  const socket = await serveSocket(
+    `${config.stateDir}/scout.sock`,
+    (req) => handleControl(manager, req, clock.now()),
+  );
+
+  // Watch the check directories, and rescan periodically: a ConfigMap swaps a symlink,
+  // which file-name events can miss.
+  const watchDirs: string[] = [];
+  for (const d of [...config.checksDirs, ...config.machinesDirs]) {
+    try {
+      if ((await Deno.stat(d)).isDirectory) watchDirs.push(d);
+    } catch { /* absent: the rescan picks it up later */ }
+  }
+  let debounce: ReturnType<typeof clock.setTimer> | null = null;
+  const reloadSoon = () => {
+    debounce?.cancel();
+    debounce = clock.setTimer(200, () => {
+      debounce = null;
+      void manager.reload();
+    });
+  };
+  const watcher = watchDirs.length ? Deno.watchFs(watchDirs, { recursive: true }) : null;
+  const watching = (async () => {
+    if (!watcher) return;
+    for await (const _ of watcher) reloadSoon();
+  })().catch((e) => logger.warn("file watching stopped", { error: String(e) }));
+  let rescan = clock.setTimer(config.rescanMs, function tick() {
+    void manager.reload();
+    rescan = clock.setTimer(config.rescanMs, tick);
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    manager,
+    stop() {
+      stopping ??= (async () => {
+        rescan.cancel();
+        debounce?.cancel();
+        watcher?.close();
+        await watching;
+        await socket.stop();
+        await manager.stop();
+        await events?.close();
+        logger.info("agent stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { DEFAULT_PLUGIN_DIRS, startAgent } from "../agent.ts";
+import { parseDuration, parseIdentity } from "../config/mod.ts";
+import { ScoutError } from "../errors.ts";
+import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
+import { type CliIo, type Command, DEFAULT_STATE_DIR, flagOrEnv, parseFlags } from "./_common.ts";
+
+const HELP = `scout agent: run the node agent
+
+Usage: scout agent [--standalone] [flags]
+
+Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
+  --standalone            run without looking for a broker
+  --identity NAME         node identity (default: host name; in Kubernetes the pod name)
+  --checks DIR            check files directory (default /etc/scout/checks)
+  --machines DIR          Choria machine directories (default /etc/scout/machines)
+  --state-dir DIR         state directory (default /var/lib/scout)
+  --textfile-dir DIR      Prometheus textfile directory
+                          (default /var/lib/prometheus/node-exporter when it exists)
+  --events-file FILE      write one CloudEvent JSON per line to FILE
+  --plugin-dir DIR        extra plugin directory (repeatable)
+  --max-output BYTES      plugin output kept per run (default 65536)
+  --rescan DURATION       periodic rescan of check files (default 30s)
+  --no-splay              start checks at once instead of after a random splay
+  --quiet                 do not print results on the terminal
+  --log-level LEVEL       debug, info, warn or error (default info)
+
+Without --standalone and with no provisioning token or broker to find, the agent runs
+standalone as well.`;
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function defaultIdentity(io: CliIo): string {
+  const pod = io.env("POD_NAME") ??
+    (io.env("KUBERNETES_SERVICE_HOST") ? io.env("HOSTNAME") : undefined);
+  return pod ?? Deno.hostname();
+}
+
+/** `scout agent`: runs the node agent until SIGINT or SIGTERM. */
+export const agentCommand: Command = {
+  name: "agent",
+  summary: "run the node agent",
+  help: HELP,
+  async run(args, io) {
+    const { values } = parseFlags(args, {
+      standalone: { type: "boolean" },
+      identity: { type: "string" },
+      checks: { type: "string" },
+      machines: { type: "string" },
+      "state-dir": { type: "string" },
+      "textfile-dir": { type: "string" },
+      "events-file": { type: "string" },
+      "plugin-dir": { type: "string", multiple: true },
+      "max-output": { type: "string" },
+      rescan: { type: "string" },
+      "no-splay": { type: "boolean" },
+      quiet: { type: "boolean" },
+      "log-level": { type: "string" },
+    }, "agent");
+    const identity = parseIdentity(
+      flagOrEnv(values.identity, io, "SCOUT_IDENTITY", defaultIdentity(io)),
+    );
+    const textfile = values["textfile-dir"] ?? io.env("SCOUT_TEXTFILE_DIR") ??
+      ((await isDir("/var/lib/prometheus/node-exporter"))
+        ? "/var/lib/prometheus/node-exporter"
+        : null);
+    const extraPlugins = values["plugin-dir"] ?? io.env("SCOUT_PLUGIN_DIR")?.split(":") ?? [];
+    const maxOutput = Number(values["max-output"] ?? 65536);
+    if (!Number.isInteger(maxOutput) || maxOutput < 1024) {
+      throw new ScoutError("USAGE", `--max-output must be a whole number of bytes, at least 1024`);
+    }
+    const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
+    const logger = createConsoleLogger({ level });
+    const handle = await startAgent({
+      identity,
+      checksDirs: [flagOrEnv(values.checks, io, "SCOUT_CHECKS", "/etc/scout/checks")],
+      machinesDirs: [flagOrEnv(values.machines, io, "SCOUT_MACHINES", "/etc/scout/machines")],
+      stateDir: flagOrEnv(values["state-dir"], io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR),
+      textfileDir: textfile,
+      eventsFile: values["events-file"] ?? io.env("SCOUT_EVENTS_FILE") ?? null,
+      pluginDirs: [...extraPlugins, ...DEFAULT_PLUGIN_DIRS],
+      noSplay: values["no-splay"] ?? false,
+      maxOutputBytes: maxOutput,
+      rescanMs: parseDuration(values.rescan ?? "30s"),
+      printEvents: !(values.quiet ?? false),
+    }, { logger });
+    const done = Promise.withResolvers<void>();
+    const onSignal = () => done.resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    await done.promise;
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await handle.stop();
+    return 0;
+  },
+};

@@ -1,0 +1,134 @@
+import type { ControlResponse } from "../api/mod.ts";
+import { parseDuration } from "../config/mod.ts";
+import { ScoutError } from "../errors.ts";
+import { requestSocket } from "../runtime/mod.ts";
+import { type CliIo, type Command, DEFAULT_STATE_DIR, flagOrEnv, parseFlags } from "./_common.ts";
+
+async function ask(
+  io: CliIo,
+  stateDir: string | undefined,
+  request: unknown,
+): Promise<ControlResponse> {
+  const dir = flagOrEnv(stateDir, io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR);
+  const reply = await requestSocket(`${dir}/scout.sock`, request) as ControlResponse;
+  if (!reply.ok) {
+    throw new ScoutError(reply.error.code === "USAGE" ? "USAGE" : "CONTROL", reply.error.message, {
+      ...(reply.error.hint ? { hint: reply.error.hint } : {}),
+    });
+  }
+  return reply;
+}
+
+function age(seconds: number | undefined, nowS: number): string {
+  if (!seconds) return "never";
+  const d = Math.max(0, nowS - seconds);
+  return d < 60
+    ? `${d}s ago`
+    : d < 3600
+    ? `${Math.floor(d / 60)}m ago`
+    : `${Math.floor(d / 3600)}h ago`;
+}
+
+const STATE_HELP = "  --state-dir DIR   the agent's state directory (default /var/lib/scout)\n";
+
+/** `scout checks`: lists the local agent's checks. */
+export const checksCommand: Command = {
+  name: "checks",
+  summary: "list the local agent's checks and their states",
+  help:
+    `scout checks: list the local agent's checks\n\nUsage: scout checks [--json]\n\n${STATE_HELP}`,
+  async run(args, io) {
+    const { values } = parseFlags(args, {
+      "state-dir": { type: "string" },
+      json: { type: "boolean" },
+    }, "checks");
+    const reply = await ask(io, values["state-dir"], { action: "checks" });
+    const checks = ("checks" in reply ? reply.checks : []) as {
+      name: string;
+      state: string;
+      status: { output?: string; check_time?: number } | null;
+      maintenance: { reason: string; untilMs: number | null } | null;
+    }[];
+    if (values.json) {
+      io.out(JSON.stringify(checks) + "\n");
+      return 0;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const rows = checks.map((c) => [
+      c.name,
+      c.state,
+      age(c.status?.check_time, now),
+      (c.status?.output ?? "").split("\n")[0]!.split("|")[0]!.trim().slice(0, 60) +
+      (c.maintenance?.reason ? ` [maintenance: ${c.maintenance.reason}]` : ""),
+    ]);
+    const head = ["NAME", "STATE", "LAST CHECK", "OUTPUT"];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const r of [head, ...rows]) {
+      io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+    }
+    return 0;
+  },
+};
+
+function controlCommand(
+  name: "trigger" | "maintenance" | "resume",
+  summary: string,
+  extraHelp: string,
+  verb: string,
+): Command {
+  return {
+    name,
+    summary,
+    help:
+      `scout ${name}: ${summary}\n\nUsage: scout ${name} [NAME...] [flags]\n\nNo name means every check.\n\n${STATE_HELP}${extraHelp}  --json            print the reply as JSON\n`,
+    async run(args, io) {
+      const { values, positionals } = parseFlags(args, {
+        "state-dir": { type: "string" },
+        json: { type: "boolean" },
+        ...(name === "maintenance" ? { for: { type: "string" }, reason: { type: "string" } } : {}),
+      }, name);
+      const v = values as Record<string, string | boolean | undefined>;
+      const request: Record<string, unknown> = { action: name, checks: positionals };
+      if (name === "maintenance") {
+        if (typeof v.for === "string") request.for_ms = parseDuration(v.for);
+        if (typeof v.reason === "string") request.reason = v.reason;
+      }
+      const reply = await ask(io, v["state-dir"] as string | undefined, request);
+      if (!("transitioned" in reply)) return 1;
+      if (v.json) io.out(JSON.stringify(reply) + "\n");
+      else {
+        io.out(
+          `${verb} ${reply.transitioned.length} check${
+            reply.transitioned.length === 1 ? "" : "s"
+          }` +
+            (reply.transitioned.length ? `: ${reply.transitioned.join(", ")}` : "") + "\n",
+        );
+        for (const s of reply.skipped) io.out(`skipped ${s.name}: ${s.reason}\n`);
+        for (const f of reply.failed) io.err(`failed ${f.name}: ${f.reason}\n`);
+      }
+      return reply.failed.length ? 1 : 0;
+    },
+  };
+}
+
+/** `scout trigger`: FORCE_CHECK on the local agent. */
+export const triggerCommand: Command = controlCommand(
+  "trigger",
+  "run checks at once",
+  "",
+  "Triggered",
+);
+/** `scout maintenance`: MAINTENANCE on the local agent. */
+export const maintenanceCommand: Command = controlCommand(
+  "maintenance",
+  "put checks into maintenance",
+  "  --for DURATION    end maintenance by itself after this long (e.g. 2h)\n  --reason TEXT     why, shown in events and `scout checks`\n",
+  "Placed into maintenance",
+);
+/** `scout resume`: RESUME on the local agent. */
+export const resumeCommand: Command = controlCommand(
+  "resume",
+  "end maintenance and re-check",
+  "",
+  "Resumed",
+);

@@ -1,0 +1,30 @@
+/**
+ * Node identities: host-name-like strings that map reversibly onto NATS subject tokens.
+ * @module
+ */
+import { ScoutError } from "../errors.ts";
+
+/** The identity rule of product.md ("Subjects and names on NATS"). */
+export const IDENTITY_PATTERN: RegExp = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$/;
+
+const RULE = 'an identity is like a host name: letters, digits, "." and "-", ' +
+  "starting and ending with a letter or digit, at most 253 characters; " +
+  'underscores are not allowed (use "-" instead)';
+
+/** Returns the identity unchanged when valid, else throws ScoutError("IDENTITY_INVALID"). */
+export function parseIdentity(text: string): string {
+  if (typeof text !== "string" || text === "") return fail("identity is empty", String(text ?? ""));
+  if (IDENTITY_PATTERN.test(text)) return text;
+  const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+  let why: string;
+  if (text.includes("_")) why = "it contains an underscore";
+  else if (text.length > 253) why = `it is ${text.length} characters long`;
+  else if (!/^[a-zA-Z0-9]/.test(text)) why = "it does not start with a letter or digit";
+  else if (!/[a-zA-Z0-9]$/.test(text)) why = "it does not end with a letter or digit";
+  else why = 'it contains a character other than letters, digits, "." and "-"';
+  return fail(`invalid identity ${shown}: ${why}`, text);
+}
+
+function fail(message: string, value: string): never {
+  throw new ScoutError("IDENTITY_INVALID", message, { hint: RULE, context: { identity: value } });
+}

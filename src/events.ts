@@ -1,0 +1,817 @@
+/**
+ * Scout's CloudEvents: Choria-compatible types, sources, payloads and NATS subjects, plus the
+ * project's own zod schemas to verify received events. Layer 1: pure (time and ids are passed in);
+ * imports only errors.ts, npm:zod and npm:cloudevents.
+ *
+ * Wire format (choria-formats.md section 4): structured JSON CloudEvents 1.0, `type` =
+ * `data.protocol`, `source` `io.choria.machine` (machine events) or `io.choria.lifecycle`,
+ * `subject` = node identity, `time` RFC3339 at whole-second precision (UTC, `Z`) taken from the
+ * same second as `data.timestamp`, which is unix seconds like every time in `data`.
+ *
+ * Quirk decisions, deliberate and differing from go-choria where noted:
+ * - No NOTCHECKED status and no `check_time` before the first run: Scout sends no nagios state
+ *   event before a check has run, so `status` is always OK/WARNING/CRITICAL/UNKNOWN, `status_code`
+ *   0..3 and `check_time` the unix second of that run (Choria sends NOTCHECKED, code 5 and
+ *   -62135596800 before the first run).
+ * - Plugin exit codes 4 and 5 map to UNKNOWN (see {@link nagiosStatusFromExitCode}) and are
+ *   reported like any result; Choria maps them to SKIPPED/NOTCHECKED and sends nothing.
+ * - Data beyond Choria's schemas (machine state, soft/hard, attempt, max attempts, maintenance
+ *   reason and expiry) travels in CloudEvent extension attributes ({@link SCOUT_EXTENSIONS}), so
+ *   `data` stays valid against Choria's schemas; `data.status` is always the result of that run.
+ * - `perfdata` is always an array (never null). A unit outside Choria's schema enum
+ *   ("", s, ms, us, %, B, KB, MB, TB, c) is sent as "" and an item with a non-finite value is
+ *   dropped, because JSON cannot carry it and Choria's schema would reject it.
+ * - `history` keeps the newest 15 runs, oldest first; each `execute` is an ISO 8601 / RFC3339 UTC
+ *   string with millisecond fraction (Choria: RFC3339Nano); `perfdata` is omitted when empty.
+ * - `runtime` is float seconds; exec `previous_run_time` and timer `timer` are integer
+ *   nanoseconds, rounded from the milliseconds Scout measures.
+ * - Lifecycle events carry `data.id` = the CloudEvent id and `version` for every kind, as
+ *   go-choria's own shutdown example does. On Choria's tree they go to
+ *   `choria.lifecycle.event.<type>.scout` whatever the component field says.
+ * - The cloudevents SDK validates every envelope, but its `toJSON()` rewrites `time` with
+ *   milliseconds and its object carries undefined attributes, so the builders return the plain
+ *   structured object themselves after the SDK accepted the same attributes. The SDK replaces a
+ *   falsy id or time with a random UUID or the current time, so the builders refuse an empty
+ *   event id themselves and always pass the time.
+ * - Extension names must be lowercase a-z0-9, at most 20 characters, and not a core attribute;
+ *   integer values are CloudEvents Integers (32-bit), so `scoutmaintuntil` fits until 2038-01-19.
+ * @module
+ */
+import { CloudEvent } from "cloudevents";
+import { z } from "zod";
+import { ScoutError } from "./errors.ts";
+
+/** The machine a watcher event or transition belongs to. */
+export interface MachineRef {
+  /** Node identity; becomes `data.identity` and the CloudEvent subject. */
+  identity: string;
+  /** Machine name (`data.machine`). */
+  machine: string;
+  /** Machine version (`data.version`). */
+  version: string;
+  /** Machine instance UUID (`data.id`), not the event id. */
+  instanceId: string;
+}
+
+/** A structured JSON CloudEvent, ready for JSON.stringify. */
+export interface ScoutEvent {
+  /** Always "1.0". */
+  specversion: "1.0";
+  /** Unique event id. */
+  id: string;
+  /** `io.choria.machine` or `io.choria.lifecycle`. */
+  source: string;
+  /** Equals `data.protocol`. */
+  type: string;
+  /** Node identity. */
+  subject: string;
+  /** Always JSON. */
+  datacontenttype: "application/json";
+  /** RFC3339 UTC at whole-second precision. */
+  time: string;
+  /** Choria's payload. */
+  data: Record<string, unknown>;
+  /** Extension attributes (see SCOUT_EXTENSIONS). */
+  [ext: string]: unknown;
+}
+
+/** What every builder needs besides the payload: the event id, the time and extensions. */
+export interface EventMeta {
+  /** Unique event id (a UUID from the caller). */
+  eventId: string;
+  /** Event time in unix milliseconds; sent as whole seconds. */
+  timeMs: number;
+  /** CloudEvent extension attributes; names lowercase a-z0-9, at most 20 characters. */
+  extensions?: Record<string, string | number | boolean>;
+}
+
+/** Nagios result statuses that Scout sends. */
+export type NagiosStatus = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
+
+/** One perfdata item as Scout parsed it. */
+export interface PerfDatum {
+  /** Unit of measure, "" when none. */
+  unit: string;
+  /** Metric label. */
+  label: string;
+  /** Parsed value. */
+  value: number;
+}
+
+/** The facts of one nagios check run that its state event reports. */
+export interface NagiosStatePayload {
+  /** Watcher name (`data.name`). */
+  watcher: string;
+  /** The expanded command line, or the builtin name. */
+  plugin: string;
+  /** Result of this run. */
+  status: NagiosStatus;
+  /** Plugin output, trimmed. */
+  output: string;
+  /** When the check ran, unix ms. */
+  checkTimeMs: number;
+  /** How long it took, ms. */
+  runtimeMs: number;
+  /** Perfdata of this run. */
+  perfdata: PerfDatum[];
+  /** Earlier runs, oldest first; only the newest 15 are sent. */
+  history: { executeMs: number; status: 0 | 1 | 2 | 3; perfdata: PerfDatum[] }[];
+  /** User annotations copied into every event. */
+  annotations: Record<string, string>;
+}
+
+/** Payload of an exec watcher state event. */
+export interface ExecStatePayload {
+  /** Watcher name. */
+  watcher: string;
+  /** The command template, unexpanded. */
+  command: string;
+  /** Outcome of the previous run. */
+  previousOutcome: "unknown" | "skipped" | "error" | "success";
+  /** Duration of the previous run in ms; sent as integer ns. */
+  previousRunTimeMs: number;
+}
+
+/** Payload of a timer watcher state event. */
+export interface TimerStatePayload {
+  /** Watcher name. */
+  watcher: string;
+  /** Timer state. */
+  state: "running" | "stopped";
+  /** Timer length in ms; sent as integer ns. */
+  timerMs: number;
+}
+
+/** Payload of a schedule watcher state event. */
+export interface ScheduleStatePayload {
+  /** Watcher name. */
+  watcher: string;
+  /** Schedule state. */
+  state: "unknown" | "off" | "on" | "skipped";
+}
+
+/** Lifecycle event kinds Scout sends. */
+export type LifecycleKind = "startup" | "shutdown" | "alive";
+
+/** Payload of a lifecycle event. */
+export interface LifecyclePayload {
+  /** Event kind. */
+  kind: LifecycleKind;
+  /** Node identity. */
+  identity: string;
+  /** Component name, e.g. "scout". */
+  component: string;
+  /** Component version. */
+  version: string;
+}
+
+/**
+ * CloudEvent extension attribute names Scout sets on state events (lowercase a-z0-9, <= 20 chars):
+ * `state` the machine state after the run (e.g. "MAINTENANCE"), `hard` whether the result is hard
+ * (attempts reached) rather than soft, `attempt` the attempt number, `attempts` the max attempts,
+ * `maintReason` the maintenance reason, `maintUntil` the maintenance expiry in unix seconds.
+ */
+export const SCOUT_EXTENSIONS = {
+  state: "scoutstate",
+  hard: "scouthard",
+  attempt: "scoutattempt",
+  attempts: "scoutattempts",
+  maintReason: "scoutmaintreason",
+  maintUntil: "scoutmaintuntil",
+} as const;
+
+/** CloudEvent source of machine (transition and watcher) events. */
+export const MACHINE_SOURCE = "io.choria.machine";
+/** CloudEvent source of lifecycle events. */
+export const LIFECYCLE_SOURCE = "io.choria.lifecycle";
+/** Protocol (= CloudEvent type) of transition events. */
+export const TRANSITION_PROTOCOL = "io.choria.machine.v1.transition";
+/** Most history entries a nagios state event carries, as Choria. */
+export const NAGIOS_HISTORY_LIMIT = 15;
+/** Perfdata units Choria's nagios state schema allows. */
+export const CHORIA_PERFDATA_UNITS = [
+  "",
+  "s",
+  "ms",
+  "us",
+  "%",
+  "B",
+  "KB",
+  "MB",
+  "TB",
+  "c",
+] as const;
+
+/** Nagios status code of each status. */
+export const NAGIOS_STATUS_CODES: { readonly [S in NagiosStatus]: 0 | 1 | 2 | 3 } = {
+  OK: 0,
+  WARNING: 1,
+  CRITICAL: 2,
+  UNKNOWN: 3,
+};
+
+/** Protocol (= CloudEvent type) of a watcher state event. */
+export function watcherProtocol(watcherType: string): string {
+  return `io.choria.machine.watcher.${watcherType}.v1.state`;
+}
+
+/** Protocol (= CloudEvent type) of a lifecycle event. */
+export function lifecycleProtocol(kind: string): string {
+  return `io.choria.lifecycle.v1.${kind}`;
+}
+
+/** Maps a plugin exit code to a status: 0..3 as Nagios, anything else (4, 5, -1, ...) UNKNOWN. */
+export function nagiosStatusFromExitCode(code: number): NagiosStatus {
+  switch (code) {
+    case 0:
+      return "OK";
+    case 1:
+      return "WARNING";
+    case 2:
+      return "CRITICAL";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+/** Check facts that become Scout's extension attributes on a state event. */
+export interface CheckExtensionFacts {
+  /** Machine state after the run, e.g. "CRITICAL" or "MAINTENANCE". */
+  state: string;
+  /** True when the result is hard (attempts reached). */
+  hard: boolean;
+  /** Attempt number of this result, from 1. */
+  attempt: number;
+  /** Attempts needed for a hard result. */
+  attempts: number;
+  /** Maintenance reason, when in maintenance with a reason. */
+  maintReason?: string | undefined;
+  /** Maintenance expiry, unix ms, when it has one; sent as unix seconds. */
+  maintUntilMs?: number | undefined;
+}
+
+/** Builds the extension attributes for EventMeta.extensions from a check's facts. */
+export function scoutExtensions(f: CheckExtensionFacts): Record<string, string | number | boolean> {
+  const ext: Record<string, string | number | boolean> = {
+    [SCOUT_EXTENSIONS.state]: f.state,
+    [SCOUT_EXTENSIONS.hard]: f.hard,
+    [SCOUT_EXTENSIONS.attempt]: f.attempt,
+    [SCOUT_EXTENSIONS.attempts]: f.attempts,
+  };
+  if (f.maintReason !== undefined) ext[SCOUT_EXTENSIONS.maintReason] = f.maintReason;
+  if (f.maintUntilMs !== undefined) {
+    ext[SCOUT_EXTENSIONS.maintUntil] = unixSeconds(f.maintUntilMs, "maintUntilMs");
+  }
+  return ext;
+}
+
+// ---------------------------------------------------------------------------------------------
+// time helpers
+
+/** First and last unix ms that render as a 4-digit-year RFC3339 timestamp. */
+const MIN_RFC3339_MS = Date.parse("0000-01-01T00:00:00Z");
+const MAX_RFC3339_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
+function checkMs(ms: number, what: string): void {
+  if (!Number.isFinite(ms) || ms < MIN_RFC3339_MS || ms > MAX_RFC3339_MS) {
+    throw new ScoutError("INTERNAL", `${what} is not a usable time: ${ms}`, {
+      context: { [what]: ms },
+      hint: "pass unix milliseconds between the years 0000 and 9999",
+    });
+  }
+}
+
+function unixSeconds(ms: number, what: string): number {
+  checkMs(ms, what);
+  return Math.floor(ms / 1000);
+}
+
+/** RFC3339 UTC at whole-second precision, e.g. "2026-01-01T00:00:05Z" (rounded down). */
+export function rfc3339Seconds(ms: number): string {
+  const s = unixSeconds(ms, "timeMs");
+  return new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function rfc3339Millis(ms: number): string {
+  checkMs(ms, "executeMs");
+  return new Date(Math.floor(ms)).toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// envelope
+
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+/** Core and SDK-known attribute names an extension must not shadow. */
+const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set([
+  "specversion",
+  "id",
+  "source",
+  "type",
+  "subject",
+  "datacontenttype",
+  "dataschema",
+  "time",
+  "data",
+  "datacontentencoding",
+  "schemaurl",
+]);
+
+function checkExtensions(
+  type: string,
+  ext: Record<string, string | number | boolean> | undefined,
+): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(ext ?? {})) {
+    if (!EXTENSION_NAME.test(name) || RESERVED_ATTRIBUTES.has(name)) {
+      throw new ScoutError("INTERNAL", `invalid CloudEvent extension name "${name}"`, {
+        context: { type, extension: name },
+        hint: "use 1 to 20 lowercase letters or digits that are not a core attribute name",
+      });
+    }
+    if (typeof value === "number" && !isInt32(value)) {
+      throw new ScoutError("INTERNAL", `extension "${name}" is not a 32-bit integer: ${value}`, {
+        context: { type, extension: name },
+        hint: "CloudEvents extension numbers are Integers; send other values as strings",
+      });
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function isInt32(n: number): boolean {
+  return Number.isInteger(n) && n >= -(2 ** 31) && n <= 2 ** 31 - 1;
+}
+
+interface EnvelopeParts {
+  source: typeof MACHINE_SOURCE | typeof LIFECYCLE_SOURCE;
+  type: string;
+  subject: string;
+  data: Record<string, unknown>;
+}
+
+function envelope(parts: EnvelopeParts, meta: EventMeta): ScoutEvent {
+  const ext = checkExtensions(parts.type, meta.extensions);
+  if (meta.eventId === "") {
+    // The SDK would quietly replace an empty id with a random UUID of its own.
+    throw new ScoutError("INTERNAL", `CloudEvent ${parts.type} needs an event id`, {
+      context: { type: parts.type },
+      hint: "pass a fresh UUID as eventId",
+    });
+  }
+  const time = rfc3339Seconds(meta.timeMs);
+  const attrs = {
+    specversion: "1.0",
+    id: meta.eventId,
+    source: parts.source,
+    type: parts.type,
+    subject: parts.subject,
+    datacontenttype: "application/json",
+    time,
+  } as const;
+  try {
+    // Every attribute is given, so the SDK neither invents an id nor reads the clock.
+    new CloudEvent({ ...attrs, ...ext, data: parts.data }, true).validate();
+  } catch (err) {
+    throw new ScoutError("INTERNAL", `invalid CloudEvent ${parts.type}: ${errText(err)}`, {
+      context: { type: parts.type },
+      hint: "the event id, identity and time must be non-empty and valid",
+      cause: err,
+    });
+  }
+  return { ...attrs, ...ext, data: parts.data };
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
+}
+
+function watcherData(
+  ref: MachineRef,
+  watcherType: string,
+  watcher: string,
+  meta: EventMeta,
+): Record<string, unknown> {
+  return {
+    protocol: watcherProtocol(watcherType),
+    identity: ref.identity,
+    id: ref.instanceId,
+    version: ref.version,
+    timestamp: unixSeconds(meta.timeMs, "timeMs"),
+    type: watcherType,
+    machine: ref.machine,
+    name: watcher,
+  };
+}
+
+function watcherEvent(
+  ref: MachineRef,
+  watcherType: string,
+  data: Record<string, unknown>,
+  meta: EventMeta,
+): ScoutEvent {
+  return envelope(
+    { source: MACHINE_SOURCE, type: watcherProtocol(watcherType), subject: ref.identity, data },
+    meta,
+  );
+}
+
+const msToNs = (ms: number): number => Math.max(0, Math.round(ms * 1_000_000));
+
+// ---------------------------------------------------------------------------------------------
+// builders
+
+/** Builds the `io.choria.machine.v1.transition` event of a machine transition. */
+export function transitionEvent(
+  ref: MachineRef,
+  t: { transition: string; from: string; to: string },
+  meta: EventMeta,
+): ScoutEvent {
+  const data = {
+    protocol: TRANSITION_PROTOCOL,
+    identity: ref.identity,
+    id: ref.instanceId,
+    version: ref.version,
+    timestamp: unixSeconds(meta.timeMs, "timeMs"),
+    machine: ref.machine,
+    transition: t.transition,
+    from_state: t.from,
+    to_state: t.to,
+  };
+  return envelope(
+    { source: MACHINE_SOURCE, type: TRANSITION_PROTOCOL, subject: ref.identity, data },
+    meta,
+  );
+}
+
+const UNITS: ReadonlySet<string> = new Set(CHORIA_PERFDATA_UNITS);
+
+function perfdataOut(items: readonly PerfDatum[]): PerfDatum[] {
+  return items
+    .filter((p) => Number.isFinite(p.value))
+    .map((p) => ({ unit: UNITS.has(p.unit) ? p.unit : "", label: p.label, value: p.value }));
+}
+
+/** Builds the `io.choria.machine.watcher.nagios.v1.state` event of one completed check run. */
+export function nagiosStateEvent(
+  ref: MachineRef,
+  p: NagiosStatePayload,
+  meta: EventMeta,
+): ScoutEvent {
+  if (!Number.isFinite(p.runtimeMs)) {
+    throw new ScoutError("INTERNAL", `runtimeMs is not a number: ${p.runtimeMs}`, {
+      context: { watcher: p.watcher },
+    });
+  }
+  const history = p.history.slice(-NAGIOS_HISTORY_LIMIT).map((h) => {
+    const perfdata = perfdataOut(h.perfdata);
+    return perfdata.length > 0
+      ? { execute: rfc3339Millis(h.executeMs), status: h.status, perfdata }
+      : { execute: rfc3339Millis(h.executeMs), status: h.status };
+  });
+  const data = {
+    ...watcherData(ref, "nagios", p.watcher, meta),
+    plugin: p.plugin,
+    status: p.status,
+    status_code: NAGIOS_STATUS_CODES[p.status],
+    output: p.output,
+    check_time: unixSeconds(p.checkTimeMs, "checkTimeMs"),
+    perfdata: perfdataOut(p.perfdata),
+    runtime: Math.max(0, p.runtimeMs) / 1000,
+    history,
+    annotations: { ...p.annotations },
+  };
+  return watcherEvent(ref, "nagios", data, meta);
+}
+
+/** Builds the `io.choria.machine.watcher.exec.v1.state` event of an exec watcher. */
+export function execStateEvent(ref: MachineRef, p: ExecStatePayload, meta: EventMeta): ScoutEvent {
+  const data = {
+    ...watcherData(ref, "exec", p.watcher, meta),
+    command: p.command,
+    previous_outcome: p.previousOutcome,
+    previous_run_time: msToNs(p.previousRunTimeMs),
+  };
+  return watcherEvent(ref, "exec", data, meta);
+}
+
+/** Builds the `io.choria.machine.watcher.timer.v1.state` event of a timer watcher. */
+export function timerStateEvent(
+  ref: MachineRef,
+  p: TimerStatePayload,
+  meta: EventMeta,
+): ScoutEvent {
+  const data = {
+    ...watcherData(ref, "timer", p.watcher, meta),
+    state: p.state,
+    timer: msToNs(p.timerMs),
+  };
+  return watcherEvent(ref, "timer", data, meta);
+}
+
+/** Builds the `io.choria.machine.watcher.schedule.v1.state` event of a schedule watcher. */
+export function scheduleStateEvent(
+  ref: MachineRef,
+  p: ScheduleStatePayload,
+  meta: EventMeta,
+): ScoutEvent {
+  const data = { ...watcherData(ref, "schedule", p.watcher, meta), state: p.state };
+  return watcherEvent(ref, "schedule", data, meta);
+}
+
+/** Builds an `io.choria.lifecycle.v1.<kind>` event; `data.id` is the event id, as Choria. */
+export function lifecycleEvent(p: LifecyclePayload, meta: EventMeta): ScoutEvent {
+  const type = lifecycleProtocol(p.kind);
+  const data = {
+    protocol: type,
+    id: meta.eventId,
+    identity: p.identity,
+    component: p.component,
+    version: p.version,
+    timestamp: unixSeconds(meta.timeMs, "timeMs"),
+  };
+  return envelope({ source: LIFECYCLE_SOURCE, type, subject: p.identity, data }, meta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// subjects
+
+/** Scout's node identity format: host-name-like, no underscores. */
+export const IDENTITY_PATTERN = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$/;
+
+/** The identity's token in subjects and keys: every "." replaced by "_"; refuses bad identities. */
+export function identityToken(identity: string): string {
+  if (!IDENTITY_PATTERN.test(identity)) {
+    throw new ScoutError("IDENTITY_INVALID", `invalid node identity "${identity}"`, {
+      context: { identity },
+      hint: "use letters, digits, '.' and '-', starting and ending with a letter or digit",
+    });
+  }
+  return identity.replaceAll(".", "_");
+}
+
+/** What an event type names: a transition, a watcher state of some type, or a lifecycle kind. */
+export type EventKind =
+  | { kind: "transition" }
+  | { kind: "watcher"; watcherType: string }
+  | { kind: "lifecycle"; lifecycleType: string };
+
+const WATCHER_TYPE = /^io\.choria\.machine\.watcher\.([a-z][a-z0-9_]*)\.v1\.state$/;
+const LIFECYCLE_TYPE = /^io\.choria\.lifecycle\.v1\.([a-z][a-z0-9_]*)$/;
+
+/** Classifies a CloudEvent type; throws CONFIG_INVALID for a type Scout does not know. */
+export function eventKind(type: string): EventKind {
+  if (type === TRANSITION_PROTOCOL) return { kind: "transition" };
+  const w = WATCHER_TYPE.exec(type);
+  if (w?.[1] !== undefined) return { kind: "watcher", watcherType: w[1] };
+  const l = LIFECYCLE_TYPE.exec(type);
+  if (l?.[1] !== undefined) return { kind: "lifecycle", lifecycleType: l[1] };
+  throw new ScoutError("CONFIG_INVALID", `unknown event type "${type}"`, {
+    context: { type },
+    hint: "Scout knows io.choria.machine.v1.transition, watcher state and lifecycle events",
+  });
+}
+
+/** The NATS subject a node publishes an event on, under its own `scout.node.<token>` tree. */
+export function scoutSubject(identity: string, ev: ScoutEvent): string {
+  const base = `scout.node.${identityToken(identity)}`;
+  const k = eventKind(ev.type);
+  switch (k.kind) {
+    case "transition":
+      return `${base}.machine.transition`;
+    case "watcher":
+      return `${base}.machine.watcher.${k.watcherType}.state`;
+    case "lifecycle":
+      return `${base}.lifecycle.${k.lifecycleType}`;
+  }
+}
+
+/** The subject Choria tools expect an event on; the hub republishes verified events there. */
+export function choriaSubject(ev: ScoutEvent): string {
+  const k = eventKind(ev.type);
+  switch (k.kind) {
+    case "transition":
+      return "choria.machine.transition";
+    case "watcher":
+      return `choria.machine.watcher.${k.watcherType}.state`;
+    case "lifecycle":
+      return `choria.lifecycle.event.${k.lifecycleType}.scout`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// schemas
+
+const WHOLE_SECOND_RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const identitySchema = z.string().regex(IDENTITY_PATTERN, "not a Scout node identity");
+const ns = z.int().min(0);
+const perfdatumSchema = z.object({
+  unit: z.enum(CHORIA_PERFDATA_UNITS),
+  label: z.string(),
+  value: z.number(),
+});
+
+function watcherBase<T extends string>(watcherType: T) {
+  return {
+    protocol: z.literal(watcherProtocol(watcherType)),
+    identity: identitySchema,
+    id: z.string(),
+    version: z.string(),
+    timestamp: z.int(),
+    type: z.literal(watcherType),
+    machine: z.string(),
+    name: z.string(),
+  };
+}
+
+const nagiosStatusSchema = z.enum(["OK", "WARNING", "CRITICAL", "UNKNOWN"]);
+
+const transitionSchema = z.strictObject({
+  protocol: z.literal(TRANSITION_PROTOCOL),
+  identity: identitySchema,
+  id: z.string(),
+  version: z.string(),
+  timestamp: z.int(),
+  machine: z.string(),
+  transition: z.string(),
+  from_state: z.string(),
+  to_state: z.string(),
+});
+
+const nagiosStateSchema = z
+  .looseObject({
+    ...watcherBase("nagios"),
+    plugin: z.string(),
+    status: nagiosStatusSchema,
+    status_code: z.int().min(0).max(3),
+    output: z.string(),
+    check_time: z.int(),
+    perfdata: z.array(perfdatumSchema),
+    runtime: z.number().min(0),
+    history: z
+      .array(z.object({
+        execute: z.iso.datetime({ offset: true }),
+        status: z.int().min(0).max(3),
+        perfdata: z.array(perfdatumSchema).min(1).optional(),
+      }))
+      .max(NAGIOS_HISTORY_LIMIT)
+      .optional(),
+    annotations: z.record(z.string(), z.string()),
+  })
+  .refine((d) => NAGIOS_STATUS_CODES[d.status] === d.status_code, {
+    message: "status_code does not match status",
+    path: ["status_code"],
+  });
+
+const execStateSchema = z.looseObject({
+  ...watcherBase("exec"),
+  command: z.string(),
+  previous_outcome: z.enum(["unknown", "skipped", "error", "success"]),
+  previous_run_time: ns,
+});
+
+const timerStateSchema = z.looseObject({
+  ...watcherBase("timer"),
+  state: z.enum(["running", "stopped"]),
+  timer: ns,
+});
+
+const scheduleStateSchema = z.looseObject({
+  ...watcherBase("schedule"),
+  state: z.enum(["unknown", "off", "on", "skipped"]),
+});
+
+const lifecycleSchema = z.looseObject({
+  protocol: z.enum([
+    lifecycleProtocol("startup"),
+    lifecycleProtocol("shutdown"),
+    lifecycleProtocol("alive"),
+  ]),
+  id: z.string().min(1),
+  identity: identitySchema,
+  component: z.string().min(1),
+  version: z.string(),
+  timestamp: z.int(),
+});
+
+const extensionValue = z.union([z.string(), z.int32(), z.boolean()]);
+
+const envelopeSchema = z
+  .object({
+    specversion: z.literal("1.0"),
+    id: z.string().min(1),
+    source: z.enum([MACHINE_SOURCE, LIFECYCLE_SOURCE]),
+    type: z.string().min(1),
+    subject: identitySchema,
+    datacontenttype: z.literal("application/json"),
+    time: z.string().regex(WHOLE_SECOND_RFC3339, "not RFC3339 UTC at whole-second precision"),
+    data: z.record(z.string(), z.unknown()),
+    [SCOUT_EXTENSIONS.state]: z.string().min(1).optional(),
+    [SCOUT_EXTENSIONS.hard]: z.boolean().optional(),
+    [SCOUT_EXTENSIONS.attempt]: z.int32().min(1).optional(),
+    [SCOUT_EXTENSIONS.attempts]: z.int32().min(1).optional(),
+    [SCOUT_EXTENSIONS.maintReason]: z.string().optional(),
+    [SCOUT_EXTENSIONS.maintUntil]: z.int32().optional(),
+  })
+  .catchall(extensionValue)
+  .superRefine((ev, ctx) => {
+    for (const key of Object.keys(ev)) {
+      if (!EXTENSION_NAME.test(key)) {
+        ctx.addIssue({ code: "custom", message: `invalid attribute name "${key}"`, path: [key] });
+      }
+    }
+  });
+
+/** The project's own zod schemas of Scout's events: the envelope and each data payload. */
+export const eventSchemas = {
+  /** Structured CloudEvent envelope with Scout's extension attributes. */
+  envelope: envelopeSchema,
+  /** `io.choria.machine.v1.transition` data (closed, as Choria's schema). */
+  transition: transitionSchema,
+  /** `io.choria.machine.watcher.nagios.v1.state` data. */
+  nagiosState: nagiosStateSchema,
+  /** `io.choria.machine.watcher.exec.v1.state` data. */
+  execState: execStateSchema,
+  /** `io.choria.machine.watcher.timer.v1.state` data. */
+  timerState: timerStateSchema,
+  /** `io.choria.machine.watcher.schedule.v1.state` data. */
+  scheduleState: scheduleStateSchema,
+  /** `io.choria.lifecycle.v1.{startup,shutdown,alive}` data. */
+  lifecycle: lifecycleSchema,
+} as const;
+
+/** The data schema for each event type Scout sends. */
+function dataSchemaFor(type: string): z.ZodType<Record<string, unknown>> | undefined {
+  switch (type) {
+    case TRANSITION_PROTOCOL:
+      return transitionSchema;
+    case watcherProtocol("nagios"):
+      return nagiosStateSchema;
+    case watcherProtocol("exec"):
+      return execStateSchema;
+    case watcherProtocol("timer"):
+      return timerStateSchema;
+    case watcherProtocol("schedule"):
+      return scheduleStateSchema;
+    case lifecycleProtocol("startup"):
+    case lifecycleProtocol("shutdown"):
+    case lifecycleProtocol("alive"):
+      return lifecycleSchema;
+    default:
+      return undefined;
+  }
+}
+
+function invalid(type: string, message: string, cause?: unknown): ScoutError {
+  return new ScoutError("CONFIG_INVALID", `invalid event ${type}: ${message}`, {
+    context: { type },
+    hint: "the event must be a Scout CloudEvent whose data matches its type",
+    cause,
+  });
+}
+
+function issuesText(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+/**
+ * Parses a received event (a JSON value or its text): validates the envelope, the data against the
+ * schema of its type, and their agreement (type = data.protocol, subject = data.identity, source
+ * fits the type, time = data.timestamp). Throws ScoutError CONFIG_INVALID with context {type}.
+ */
+export function parseEvent(json: unknown): ScoutEvent {
+  let value = json;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch (err) {
+      throw invalid("unknown", `not JSON: ${errText(err)}`, err);
+    }
+  }
+  const rawType = typeof value === "object" && value !== null && "type" in value &&
+      typeof value.type === "string"
+    ? value.type
+    : "unknown";
+  const env = envelopeSchema.safeParse(value);
+  if (!env.success) throw invalid(rawType, issuesText(env.error), env.error);
+  const type = env.data.type;
+  const schema = dataSchemaFor(type);
+  if (schema === undefined) throw invalid(type, "unknown event type");
+  const data = schema.safeParse(env.data.data);
+  if (!data.success) throw invalid(type, issuesText(data.error), data.error);
+  const d = data.data;
+  const wantSource = type.startsWith("io.choria.lifecycle.") ? LIFECYCLE_SOURCE : MACHINE_SOURCE;
+  if (env.data.source !== wantSource) throw invalid(type, `source must be "${wantSource}"`);
+  if (d["protocol"] !== type) throw invalid(type, "type differs from data.protocol");
+  if (d["identity"] !== env.data.subject) throw invalid(type, "subject differs from data.identity");
+  const ts = d["timestamp"];
+  const tsMs = typeof ts === "number" ? ts * 1000 : NaN;
+  const inRange = tsMs >= MIN_RFC3339_MS && tsMs <= MAX_RFC3339_MS;
+  if (!inRange || env.data.time !== rfc3339Seconds(tsMs)) {
+    throw invalid(type, "time differs from data.timestamp");
+  }
+  return { ...env.data, data: d } as ScoutEvent;
+}

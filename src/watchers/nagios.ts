@@ -1,0 +1,236 @@
+import { z } from "zod";
+import { nagiosStateEvent, SCOUT_EXTENSIONS } from "../events.ts";
+import {
+  choriaPerfdata,
+  NAGIOS_STATUSES,
+  type NagiosStatus,
+  parsePluginOutput,
+  type PerfDatum,
+  STATUS_CODE,
+  statusFromCode,
+} from "../nagios.ts";
+import { failureReason, runProgram } from "./_program.ts";
+import { durationMs, stringMap } from "./_props.ts";
+import type { NagiosInfo, WatcherInstance, WatcherPlugin } from "./types.ts";
+
+/** Results kept in a check's history, as Choria does. */
+export const HISTORY_SIZE = 15;
+
+/** Properties of a nagios watcher: Choria's, plus Scout's arguments, environment and retries. */
+export const nagiosProperties = z.strictObject({
+  plugin: z.string().min(1).optional(),
+  arguments: z.union([z.string(), z.array(z.string())]).optional(),
+  builtin: z.enum(["heartbeat"]).optional(),
+  timeout: durationMs.default(10_000),
+  annotations: stringMap.default({}),
+  environment: stringMap.default({}),
+  attempts: z.number().int().min(1).max(100).default(1),
+  retry_interval: durationMs.optional(),
+}).refine((p) => (p.plugin === undefined) !== (p.builtin === undefined), {
+  message: 'set exactly one of "plugin" or "builtin"',
+});
+
+/** Parsed nagios properties. */
+export type NagiosProperties = z.infer<typeof nagiosProperties>;
+
+interface HistoryItem {
+  executeMs: number;
+  status: 0 | 1 | 2 | 3;
+  perfdata: { unit: string; label: string; value: number }[];
+}
+
+interface LastRun {
+  status: NagiosStatus;
+  output: string;
+  plugin: string;
+  checkTimeMs: number;
+  runtimeMs: number;
+  perfdata: PerfDatum[];
+  hard: boolean;
+}
+
+const savedSchema = z.object({
+  history: z.array(z.object({
+    executeMs: z.number(),
+    status: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
+    perfdata: z.array(z.object({ unit: z.string(), label: z.string(), value: z.number() })),
+  })).default([]),
+  checksCount: z.number().default(0),
+  attempt: z.number().default(0),
+  hardStatus: z.enum(NAGIOS_STATUSES).nullable().default(null),
+  last: z.object({
+    status: z.enum(NAGIOS_STATUSES),
+    output: z.string(),
+    plugin: z.string(),
+    checkTimeMs: z.number(),
+    runtimeMs: z.number(),
+    hard: z.boolean(),
+  }).nullable().default(null),
+});
+
+/**
+ * Decides soft or hard for a result (Nagios semantics): OK is always hard; a non-OK result
+ * is hard once `attempts` consecutive non-OK results were seen, or at once when the last
+ * hard status was already non-OK (moving between problem states needs no retries).
+ */
+export function hardness(
+  status: NagiosStatus,
+  attempt: number,
+  attempts: number,
+  hardStatus: NagiosStatus | null,
+): boolean {
+  if (status === "OK") return true;
+  if (hardStatus !== null && hardStatus !== "OK") return true;
+  return attempt >= attempts;
+}
+
+/** The nagios watcher: runs a Nagios plugin (or a builtin) and fires the transition named after its status. */
+export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
+  type: "nagios",
+  properties: nagiosProperties,
+  create(spec, ctx, saved): WatcherInstance {
+    const p = spec.properties;
+    const restored = savedSchema.safeParse(saved ?? {});
+    const s = restored.success ? restored.data : savedSchema.parse({});
+    const history: HistoryItem[] = s.history.slice(-HISTORY_SIZE);
+    let checksCount = s.checksCount;
+    let attempt = s.attempt;
+    let hardStatus: NagiosStatus | null = s.hardStatus;
+    let last: LastRun | null = s.last ? { ...s.last, perfdata: [] } : null;
+    const intervalMs = spec.intervalMs ?? 300_000;
+    const retryMs = p.retry_interval ?? intervalMs;
+    const args = typeof p.arguments === "string" ? undefined : p.arguments;
+
+    async function execute(signal: AbortSignal): Promise<Omit<LastRun, "hard" | "checkTimeMs">> {
+      const started = performance.now();
+      if (p.builtin === "heartbeat") {
+        return {
+          status: "OK",
+          output: String(Math.floor(ctx.deps.clock.now() / 1000)),
+          plugin: "heartbeat",
+          runtimeMs: performance.now() - started,
+          perfdata: [],
+        };
+      }
+      const command = typeof p.arguments === "string"
+        ? `${p.plugin} ${p.arguments}`
+        : p.plugin ?? "";
+      const run = await runProgram(ctx, {
+        command,
+        extraArgs: args ?? [],
+        environment: p.environment,
+        watcher: spec.name,
+        timeoutMs: p.timeout,
+        signal,
+      });
+      if (run.kind === "refused") {
+        return {
+          status: "UNKNOWN",
+          output: `UNKNOWN: ${run.reason}`,
+          plugin: run.commandLine,
+          runtimeMs: performance.now() - started,
+          perfdata: [],
+        };
+      }
+      const r = run.result;
+      const text = (r.stdout.trim() === "" ? r.stderr : r.stdout).trim();
+      const parsed = parsePluginOutput(text);
+      const why = failureReason(r, p.timeout);
+      let status: NagiosStatus;
+      let output = text;
+      if (why !== null) {
+        status = "UNKNOWN";
+        output = `UNKNOWN: plugin ${why}${text ? `\n${text}` : ""}`;
+      } else if (r.kind === "exited") {
+        const mapped = statusFromCode(r.code);
+        status = mapped ?? "UNKNOWN";
+        if (mapped === null) {
+          output = `UNKNOWN: plugin exited with code ${r.code}; only 0 to 3 are plugin states${
+            text ? `\n${text}` : ""
+          }`;
+        }
+      } else status = "UNKNOWN";
+      return {
+        status,
+        output,
+        plugin: run.commandLine,
+        runtimeMs: r.durationMs,
+        perfdata: parsed.perfdata,
+      };
+    }
+
+    return {
+      trigger: {
+        intervalMs,
+        splay: true,
+        onEnter: { kind: "none" },
+        forceIn: "FORCE_CHECK",
+        recheckAfterOtherWatcher: true,
+        atStart: false,
+      },
+      async run(signal) {
+        const checkTimeMs = ctx.deps.clock.now();
+        const r = await execute(signal);
+        if (signal.aborted) return { announce: false };
+        checksCount++;
+        attempt = r.status === "OK" ? 0 : attempt + 1;
+        const hard = hardness(r.status, attempt, p.attempts, hardStatus);
+        if (hard) hardStatus = r.status;
+        last = { ...r, checkTimeMs, hard };
+        history.push({
+          executeMs: checkTimeMs,
+          status: STATUS_CODE[r.status],
+          perfdata: choriaPerfdata(r.perfdata),
+        });
+        if (history.length > HISTORY_SIZE) history.splice(0, history.length - HISTORY_SIZE);
+        if (hard) return { fire: r.status };
+        // Soft: leave FORCE_CHECK for the last hard state; re-check at the retry interval.
+        const back = ctx.state() === "FORCE_CHECK" ? hardStatus ?? "UNKNOWN" : undefined;
+        return back === undefined ? { nextInMs: retryMs } : { fire: back, nextInMs: retryMs };
+      },
+      currentEvent(ref, meta) {
+        if (!last) return null;
+        return nagiosStateEvent(ref, {
+          watcher: spec.name,
+          plugin: last.plugin,
+          status: last.status,
+          output: last.output,
+          checkTimeMs: last.checkTimeMs,
+          runtimeMs: last.runtimeMs,
+          perfdata: choriaPerfdata(last.perfdata),
+          history,
+          annotations: p.annotations,
+        }, {
+          ...meta,
+          extensions: {
+            ...meta.extensions,
+            [SCOUT_EXTENSIONS.hard]: last.hard,
+            [SCOUT_EXTENSIONS.attempt]: Math.max(1, Math.min(attempt, p.attempts)),
+            [SCOUT_EXTENSIONS.attempts]: p.attempts,
+          },
+        });
+      },
+      snapshot() {
+        return {
+          history,
+          checksCount,
+          attempt,
+          hardStatus,
+          last: last && { ...last, perfdata: undefined },
+        };
+      },
+      info(): NagiosInfo {
+        return {
+          type: "nagios",
+          hardStatus,
+          lastStatus: last?.status ?? null,
+          lastRunMs: last?.checkTimeMs ?? null,
+          checksCount,
+          attempt,
+          attempts: p.attempts,
+          perfdata: last?.perfdata ?? [],
+        };
+      },
+    };
+  },
+};
