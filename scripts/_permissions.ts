@@ -45,7 +45,9 @@ function flagFor(mode: Mode, kind: PermissionKind, value: unknown, where: string
     if (value.length === 0) return null;
     for (const item of value) {
       if (typeof item !== "string" || item === "") {
-        throw new Error(`${where}: list entries must be non-empty strings, got ${JSON.stringify(item)}`);
+        throw new Error(
+          `${where}: list entries must be non-empty strings, got ${JSON.stringify(item)}`,
+        );
       }
       if (item.includes(",")) {
         // The CLI splits flag values on commas, so such an entry cannot be expressed as a flag.
@@ -54,7 +56,9 @@ function flagFor(mode: Mode, kind: PermissionKind, value: unknown, where: string
     }
     return `--${mode}-${kind}=${value.join(",")}`;
   }
-  throw new Error(`${where}: expected true, false or a list of strings, got ${JSON.stringify(value)}`);
+  throw new Error(
+    `${where}: expected true, false or a list of strings, got ${JSON.stringify(value)}`,
+  );
 }
 
 /**
@@ -77,7 +81,9 @@ export function permissionFlags(set: unknown): string[] {
   const known = new Set<string>(["all", ...PERMISSION_KINDS]);
   for (const key of Object.keys(set)) {
     if (!known.has(key)) {
-      throw new Error(`permission set: unknown key "${key}" (expected all, ${PERMISSION_KINDS.join(", ")})`);
+      throw new Error(
+        `permission set: unknown key "${key}" (expected all, ${PERMISSION_KINDS.join(", ")})`,
+      );
     }
   }
 
@@ -91,7 +97,8 @@ export function permissionFlags(set: unknown): string[] {
   for (const kind of PERMISSION_KINDS) {
     const value = set[kind];
     const allow = isRecord(value) ? value["allow"] : value;
-    const revoked = allow === false || allow === null || (Array.isArray(allow) && allow.length === 0);
+    const revoked = allow === false || allow === null ||
+      (Array.isArray(allow) && allow.length === 0);
     if (all === true && revoked && (isRecord(value) ? Object.hasOwn(value, "allow") : true)) {
       throw new Error(
         `permission set: "all": true together with "${kind}": false has no flag equivalent`,
@@ -104,7 +111,9 @@ export function permissionFlags(set: unknown): string[] {
     }
     for (const key of Object.keys(value)) {
       if (!(MODES as readonly string[]).includes(key)) {
-        throw new Error(`permission set: unknown key "${kind}.${key}" (expected allow, deny, ignore)`);
+        throw new Error(
+          `permission set: unknown key "${kind}.${key}" (expected allow, deny, ignore)`,
+        );
       }
     }
     for (const mode of MODES) {

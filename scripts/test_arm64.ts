@@ -110,7 +110,9 @@ export async function ensureArm64Deno(log: (line: string) => void = info): Promi
     const tgz = new TextDecoder().decode(pack.stdout).trim().split("\n").pop() ?? "";
     if (!pack.success || tgz === "") {
       throw new Error(
-        `npm pack ${spec} failed (exit ${pack.code}): ${new TextDecoder().decode(pack.stderr).trim()}`,
+        `npm pack ${spec} failed (exit ${pack.code}): ${
+          new TextDecoder().decode(pack.stderr).trim()
+        }`,
       );
     }
     const tar = await new Deno.Command("tar", {
@@ -275,8 +277,10 @@ async function main(argv: string[]): Promise<number> {
   const status = await child.status;
   const elapsed = performance.now() - testStart;
   if (status.signal !== null) {
-    info(`arm64 deno test killed by ${status.signal} after ${fmtSeconds(elapsed)}` +
-      ` (timeout ${timeoutS} s)`);
+    info(
+      `arm64 deno test killed by ${status.signal} after ${fmtSeconds(elapsed)}` +
+        ` (timeout ${timeoutS} s)`,
+    );
     return 1;
   }
   write(

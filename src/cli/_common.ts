@@ -24,6 +24,7 @@ export interface Command {
 }
 
 /** Parses flags strictly; a mistake becomes a USAGE error with the command's help as hint. */
+// deno-lint-ignore explicit-module-boundary-types -- the typed result is inferred from `options`
 export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
   options: T,

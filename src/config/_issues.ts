@@ -54,7 +54,10 @@ function innerSchema(schema: unknown): unknown {
   for (let i = 0; i < 20; i++) {
     const def = (current as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
     if (def === undefined) return current;
-    const next = def.innerType ?? (def.type === "pipe" ? def.in : undefined) ??
+    // A pipe validates its input with `in`, unless `in` is a preprocessing transform.
+    const pipeIn = (def.in as { _zod?: { def?: { type?: string } } } | undefined)?._zod?.def?.type;
+    const piped = def.type === "pipe" ? (pipeIn === "transform" ? def.out : def.in) : undefined;
+    const next = def.innerType ?? piped ??
       (def.type === "lazy" && typeof def.getter === "function"
         ? (def.getter as () => unknown)()
         : undefined);

@@ -166,11 +166,6 @@ export function locate(source: YamlSource, path: Path, target: "key" | "value"):
   return position(source, found.node);
 }
 
-/** Whether every segment of `path` exists in the document. */
-export function exists(source: YamlSource, path: Path): boolean {
-  return find(source, path).complete;
-}
-
 /** Renders a path as `checks[0].remediate.interval`. */
 export function formatPath(path: Path): string {
   let out = "";

@@ -12,6 +12,9 @@ import {
 } from "../watchers/mod.ts";
 import { nextBackoff } from "../fsm.ts";
 
+/** The source name of transitions an operator asked for. */
+const OPERATOR = "operator";
+
 /** Maintenance details kept with a machine in MAINTENANCE. */
 export interface Maintenance {
   /** Why, as the operator said. */
@@ -317,9 +320,10 @@ export function createMachine(
   ): Promise<FireResult> {
     const first = fire(spec, state, name);
     if (first.kind !== "moved") return first;
+    // Backoff against runaway machines; an operator's request is counted but not delayed.
     const b = nextBackoff(backoff, clock.now());
     backoff = b.state;
-    if (b.delayMs > 0) await clock.sleep(b.delayMs);
+    if (b.delayMs > 0 && source !== OPERATOR) await clock.sleep(b.delayMs);
     if (stopped) return first;
     const r = fire(spec, state, name);
     if (r.kind !== "moved") return r;
@@ -378,10 +382,13 @@ export function createMachine(
   }
 
   async function resume(): Promise<ControlOutcome> {
-    const r = await transition("RESUME", "operator");
+    const r = await transition("RESUME", OPERATOR);
     if (r.kind === "moved") {
       for (const w of watchers) {
-        if (w.instance.trigger.intervalMs !== undefined && active(w)) void runWatcher(w);
+        if (w.instance.trigger.intervalMs !== undefined && active(w)) {
+          cancel(w);
+          void runWatcher(w);
+        }
       }
     }
     return outcome(r);
@@ -420,10 +427,10 @@ export function createMachine(
     },
     transition,
     async trigger() {
-      return outcome(await transition("FORCE_CHECK", "operator"));
+      return outcome(await transition("FORCE_CHECK", OPERATOR));
     },
     async maintenance(m) {
-      const r = await transition("MAINTENANCE", "operator", m);
+      const r = await transition("MAINTENANCE", OPERATOR, m);
       if (r.kind !== "same" || state !== "MAINTENANCE") return outcome(r);
       maintenance = m; // already in maintenance: the new reason and expiry replace the old
       armMaintenanceExpiry();

@@ -89,8 +89,12 @@ export interface Manager {
 }
 
 interface FileRecord {
+  /** The text last read, good or not. */
   text: string | null;
+  /** The machines of the last good version. */
   machines: Map<string, MachineSpec>;
+  /** Errors of the text last read; empty when it was good. */
+  errors: ScoutError[];
 }
 
 function validateWatchers(
@@ -290,22 +294,22 @@ export function createManager(options: ManagerOptions): Manager {
     const wanted = new Map<string, { spec: MachineSpec; file: string }>();
     for (const [file, text] of [...found.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const prev = files.get(file);
-      let specs: Map<string, MachineSpec>;
-      if (prev && prev.text === text) specs = prev.machines;
-      else {
+      let record = prev;
+      if (!prev || prev.text !== text) {
         const r = parse(file, text ?? "");
-        if ("errors" in r) {
-          const kept = prev !== undefined && prev.machines.size > 0;
-          report.problems.push({ file, errors: r.errors, keptLastGood: kept });
-          for (const err of r.errors) {
-            logger.error(formatError(err).replace(/\n/g, " "), { file, kept_last_good: kept });
-          }
-          specs = prev?.machines ?? new Map();
-          files.set(file, { text: null, machines: specs });
-        } else {
-          specs = new Map(r.machines.map((m) => [m.name, m]));
-          files.set(file, { text, machines: specs });
+        record = "errors" in r
+          ? { text, machines: prev?.machines ?? new Map(), errors: r.errors }
+          : { text, machines: new Map(r.machines.map((m) => [m.name, m])), errors: [] };
+        files.set(file, record);
+        for (const err of record.errors) {
+          logger.error(formatError(err).replace(/\n/g, " "), {
+            kept_last_good: record.machines.size > 0,
+          });
         }
+      }
+      const specs = record!.machines;
+      if (record!.errors.length) {
+        report.problems.push({ file, errors: record!.errors, keptLastGood: specs.size > 0 });
       }
       for (const [name, spec] of specs) {
         const other = wanted.get(name);

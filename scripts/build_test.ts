@@ -1,0 +1,414 @@
+/**
+ * Tests for scripts/build.ts (dry-run commands), scripts/_permissions.ts (permission set ->
+ * CLI flags) and the arm64 emulation used by scripts/test_arm64.ts.
+ * Run: deno test --allow-all scripts/build_test.ts
+ * @module
+ */
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { permissionFlags, readPermissionSet } from "./_permissions.ts";
+import {
+  compileArgs,
+  denortUnavailableMessage,
+  HEAP_CAP_MB,
+  isDenortDownloadError,
+  PERMISSION_SET,
+  ROOT,
+  shellQuote,
+  TARGETS,
+} from "./build.ts";
+import {
+  arm64DenoCached,
+  emulatedArch,
+  ensureArm64Deno,
+  hostDenoDir,
+  missingEmulation,
+} from "./test_arm64.ts";
+
+/** Splits a POSIX shell line as printed by shellQuote (bare words, '...' and '\''). */
+function shellSplit(line: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end === -1) throw new Error(`unterminated quote in: ${line}`);
+      word = (word ?? "") + line.slice(i + 1, end);
+      i = end;
+    } else if (c === "\\") {
+      word = (word ?? "") + (line[i + 1] ?? "");
+      i++;
+    } else if (c === " " || c === "\t") {
+      if (word !== null) words.push(word);
+      word = null;
+    } else {
+      word = (word ?? "") + c;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+const isPermissionFlag = (w: string) =>
+  /^--(allow|deny|ignore)-[a-z]+(=|$)/.test(w) || w === "-A" || /^-P(=|$)/.test(w) ||
+  /^--permission-set(=|$)/.test(w);
+
+/** Runs build.ts with the same permissions as `deno task compile`. */
+async function runBuild(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const res = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-run",
+      "--allow-write=dist",
+      "--allow-env",
+      "scripts/build.ts",
+      ...args,
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { RUST_BACKTRACE: "0", NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: res.code, out: dec.decode(res.stdout), err: dec.decode(res.stderr) };
+}
+
+function commandLines(out: string): string[] {
+  return out.split("\n").filter((l) => l.trim() !== "");
+}
+
+// --- build.ts --dry-run ---------------------------------------------------------------
+
+Deno.test("dry-run prints exactly one compile command per target and runs nothing", async () => {
+  const { code, out, err } = await runBuild("--dry-run");
+  equal(code, 0, err);
+  const lines = commandLines(out);
+  equal(lines.length, TARGETS.length, out);
+  TARGETS.forEach((target, i) => {
+    const words = shellSplit(lines[i]!);
+    equal(words[0], Deno.execPath());
+    equal(words[1], "compile");
+    equal(words.at(-1), "main.ts");
+    ok(words.join(" ").includes(`--target ${target}`), lines[i]);
+  });
+  ok(!err.includes("=="), `dry-run must not start a build: ${err}`);
+});
+
+Deno.test("dry-run with --target prints only that target's command", async () => {
+  const { code, out } = await runBuild("--dry-run", "--target", "aarch64-unknown-linux-gnu");
+  equal(code, 0);
+  const lines = commandLines(out);
+  equal(lines.length, 1);
+  ok(lines[0]!.includes("--target aarch64-unknown-linux-gnu"));
+});
+
+Deno.test("an unknown --target is rejected with usage exit code 2", async () => {
+  const { code, out, err } = await runBuild("--dry-run", "--target", "riscv64gc-unknown-linux-gnu");
+  equal(code, 2);
+  equal(out, "");
+  ok(err.includes("unknown target"), err);
+});
+
+Deno.test("permission flags in each printed command equal permissionFlags(deno.json agent set)", async () => {
+  const expected = permissionFlags(await readPermissionSet(PERMISSION_SET));
+  ok(expected.length > 0);
+  const { out } = await runBuild("--dry-run");
+  for (const line of commandLines(out)) {
+    deepEqual(shellSplit(line).filter(isPermissionFlag), expected, line);
+  }
+});
+
+Deno.test("printed commands carry --no-prompt, the heap cap, --target and --output per target", async () => {
+  const { out } = await runBuild("--dry-run");
+  const lines = commandLines(out);
+  TARGETS.forEach((target, i) => {
+    const words = shellSplit(lines[i]!);
+    ok(words.includes("--no-prompt"), lines[i]);
+    deepEqual(words.filter((w) => w.startsWith("--v8-flags")), [
+      `--v8-flags=--max-old-space-size=${HEAP_CAP_MB}`,
+    ]);
+    equal(words[words.indexOf("--target") + 1], target);
+    equal(words[words.indexOf("--output") + 1], `dist/scout-${target}`);
+    equal(words.filter((w) => w === "--target").length, 1);
+    ok(!words.some((w) => w.startsWith("--include")), "nothing extra is included");
+  });
+  ok(HEAP_CAP_MB >= 32 && HEAP_CAP_MB <= 256, `heap cap ${HEAP_CAP_MB} MB`);
+});
+
+Deno.test("compileArgs puts the given permission flags before the entry point", () => {
+  deepEqual(compileArgs("x86_64-unknown-linux-gnu", ["--allow-read"]), [
+    "compile",
+    "--no-prompt",
+    "--allow-read",
+    `--v8-flags=--max-old-space-size=${HEAP_CAP_MB}`,
+    "--target",
+    "x86_64-unknown-linux-gnu",
+    "--output",
+    "dist/scout-x86_64-unknown-linux-gnu",
+    "main.ts",
+  ]);
+});
+
+Deno.test("shellQuote output splits back into the same words", () => {
+  const words = ["deno", "--allow-env=A,B", "a b", "it's", "", "$HOME", "x;y", "--v8-flags=--m=1"];
+  deepEqual(shellSplit(words.map(shellQuote).join(" ")), words);
+  equal(shellQuote("--allow-env=A,B"), "--allow-env=A,B");
+  equal(shellQuote("a b"), "'a b'");
+});
+
+// --- the agent permission set ----------------------------------------------------------
+
+Deno.test("the agent permission set never grants all (no `all`, no -A / --allow-all)", async () => {
+  const set = await readPermissionSet(PERMISSION_SET);
+  ok(typeof set === "object" && set !== null);
+  ok(!Object.hasOwn(set, "all"), "deno.json agent set must not contain `all`");
+  const flags = permissionFlags(set);
+  ok(!flags.includes("--allow-all") && !flags.includes("-A"), flags.join(" "));
+  const { out } = await runBuild("--dry-run");
+  for (const line of commandLines(out)) {
+    const words = shellSplit(line);
+    ok(!words.includes("-A") && !words.includes("--allow-all"), line);
+  }
+});
+
+Deno.test("the explicit agent flags grant exactly what deno run -P=agent grants", async () => {
+  const set = await readPermissionSet(PERMISSION_SET) as Record<string, unknown>;
+  const env = set["env"];
+  const listed = Array.isArray(env)
+    ? env
+    : typeof env === "object" && env !== null
+    ? Object.values(env).flatMap((v) => Array.isArray(v) ? v : [])
+    : [];
+  const probes: Deno.PermissionDescriptor[] = [
+    { name: "read" },
+    { name: "read", path: "/etc/hostname" },
+    { name: "write" },
+    { name: "write", path: "/tmp/scout-probe" },
+    { name: "net" },
+    { name: "net", host: "127.0.0.1:4222" },
+    { name: "run" },
+    { name: "run", command: "/bin/true" },
+    { name: "env" },
+    ...[...listed, "HOME", "SCOUT_NOT_LISTED"].map((variable) => ({
+      name: "env" as const,
+      variable: String(variable),
+    })),
+    { name: "sys" },
+    { name: "sys", kind: "hostname" },
+    { name: "sys", kind: "osRelease" },
+    { name: "sys", kind: "loadavg" },
+    { name: "ffi" },
+    { name: "import", host: "deno.land" },
+  ];
+  const dir = await Deno.makeTempDir({ prefix: "scout-perm-probe-" });
+  try {
+    const probe = `${dir}/probe.ts`;
+    await Deno.writeTextFile(
+      probe,
+      `const ds = JSON.parse(Deno.args[0]);
+       const states = ds.map((d) => [JSON.stringify(d), Deno.permissions.querySync(d).state]);
+       const reads = ["LOG_TOKENS", "LOG_STREAM", "CE_USE_BIG_INT"].map((v) => {
+         try { return [v, Deno.env.get(v) ?? "undefined"]; } catch (e) { return [v, e.name]; }
+       });
+       console.log(JSON.stringify({ states, reads }));`,
+    );
+    const run = async (flags: string[]) => {
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...flags, probe, JSON.stringify(probes)],
+        cwd: dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        env: { RUST_BACKTRACE: "0", NO_COLOR: "1", LOG_TOKENS: "x", LOG_STREAM: "x" },
+      }).output();
+      equal(res.code, 0, new TextDecoder().decode(res.stderr));
+      return JSON.parse(new TextDecoder().decode(res.stdout));
+    };
+    const explicit = await run(["--no-config", ...permissionFlags(set)]);
+    const named = await run(["--config", `${ROOT}/deno.json`, `-P=${PERMISSION_SET}`]);
+    deepEqual(explicit, named);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// --- permissionFlags forms ---------------------------------------------------------------
+
+Deno.test("permissionFlags maps true to a bare --allow flag for every kind", () => {
+  deepEqual(
+    permissionFlags({
+      read: true,
+      write: true,
+      net: true,
+      env: true,
+      sys: true,
+      run: true,
+      ffi: true,
+      import: true,
+    }),
+    [
+      "--allow-read",
+      "--allow-write",
+      "--allow-net",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run",
+      "--allow-ffi",
+      "--allow-import",
+    ],
+  );
+});
+
+Deno.test("permissionFlags maps a list to --allow-x=a,b", () => {
+  deepEqual(permissionFlags({ net: ["127.0.0.1:4222", "nats.example"], sys: ["hostname"] }), [
+    "--allow-net=127.0.0.1:4222,nats.example",
+    "--allow-sys=hostname",
+  ]);
+});
+
+Deno.test("permissionFlags emits nothing for false, null, [] and an empty set", () => {
+  deepEqual(permissionFlags({ read: false, write: null, net: [], env: { allow: [] } }), []);
+  deepEqual(permissionFlags({}), []);
+});
+
+Deno.test("permissionFlags maps the env allow/ignore/deny object to three flags", () => {
+  deepEqual(permissionFlags({ env: { ignore: ["LOG_TOKENS"], allow: ["A", "B"], deny: ["C"] } }), [
+    "--allow-env=A,B",
+    "--deny-env=C",
+    "--ignore-env=LOG_TOKENS",
+  ]);
+  deepEqual(permissionFlags({ env: { ignore: true } }), ["--ignore-env"]);
+});
+
+Deno.test("permissionFlags maps deny and ignore object forms for other kinds", () => {
+  deepEqual(permissionFlags({ read: { allow: true, deny: ["/etc/shadow"], ignore: ["/x"] } }), [
+    "--allow-read",
+    "--deny-read=/etc/shadow",
+    "--ignore-read=/x",
+  ]);
+  deepEqual(permissionFlags({ write: { deny: true } }), ["--deny-write"]);
+  deepEqual(permissionFlags({ net: { allow: ["a:1"], deny: ["b:2"] } }), [
+    "--allow-net=a:1",
+    "--deny-net=b:2",
+  ]);
+  deepEqual(permissionFlags({ run: { allow: true, deny: ["/bin/rm"] } }), [
+    "--allow-run",
+    "--deny-run=/bin/rm",
+  ]);
+  deepEqual(permissionFlags({ import: { allow: ["jsr.io"], deny: ["esm.sh"] } }), [
+    "--allow-import=jsr.io",
+    "--deny-import=esm.sh",
+  ]);
+  deepEqual(permissionFlags({ ffi: { deny: true }, sys: { deny: ["osRelease"] } }), [
+    "--deny-sys=osRelease",
+    "--deny-ffi",
+  ]);
+});
+
+Deno.test("permissionFlags orders flags by kind, not by deno.json key order", () => {
+  deepEqual(permissionFlags({ sys: ["hostname"], env: ["A"], read: true }), [
+    "--allow-read",
+    "--allow-env=A",
+    "--allow-sys=hostname",
+  ]);
+});
+
+Deno.test("permissionFlags maps all: true to --allow-all", () => {
+  deepEqual(permissionFlags({ all: true }), ["--allow-all"]);
+  deepEqual(permissionFlags({ all: true, read: { deny: ["/x"] } }), [
+    "--allow-all",
+    "--deny-read=/x",
+  ]);
+  deepEqual(permissionFlags({ all: false, read: true }), ["--allow-read"]);
+});
+
+Deno.test("permissionFlags rejects sets it cannot express exactly", () => {
+  throws(() => permissionFlags(null), /must be an object/);
+  throws(() => permissionFlags(["read"]), /must be an object/);
+  throws(() => permissionFlags({ raed: true }), /unknown key "raed"/);
+  throws(() => permissionFlags({ env: { alow: ["A"] } }), /unknown key "env.alow"/);
+  throws(() => permissionFlags({ write: { ignore: ["/tmp"] } }), /no --ignore-write/);
+  throws(() => permissionFlags({ net: { ignore: true } }), /no --ignore-net/);
+  throws(() => permissionFlags({ env: ["A,B"] }), /comma/);
+  throws(() => permissionFlags({ env: [""] }), /non-empty strings/);
+  throws(() => permissionFlags({ env: [1] }), /non-empty strings/);
+  throws(() => permissionFlags({ read: "yes" }), /expected true, false or a list/);
+  throws(() => permissionFlags({ all: "yes" }), /"all" must be a boolean/);
+  throws(() => permissionFlags({ all: true, read: false }), /no flag equivalent/);
+  throws(() => permissionFlags({ all: true, net: { allow: [] } }), /no flag equivalent/);
+});
+
+Deno.test("readPermissionSet names the available sets when the set is missing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "scout-perm-config-" });
+  try {
+    const file = `${dir}/deno.json`;
+    await Deno.writeTextFile(
+      file,
+      `{ // comment
+        "permissions": { "a": { "read": true /* block */ } } }`,
+    );
+    const url = new URL(`file://${file}`);
+    deepEqual(await readPermissionSet("a", url), { read: true });
+    let message = "";
+    await readPermissionSet("b", url).catch((e: Error) => message = e.message);
+    ok(message.includes(`no permission set "b" (sets: a)`), message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// --- denort download failure -------------------------------------------------------------
+
+const DOWNLOAD_FAILURE = `Compile main.ts to dist/scout-aarch64-unknown-linux-gnu
+Download https://dl.deno.land/release/v2.9.6/denort-aarch64-unknown-linux-gnu.zip
+error: Writing deno compile executable to temporary file 'dist/scout.tmp-1'
+
+Caused by:
+    0: Setting up base binary.
+    1: error sending request for url (https://dl.deno.land/release/v2.9.6/denort-aarch64-unknown-linux-gnu.zip): client error (Connect): dns error: failed to lookup address information: Name or service not known
+    2: client error (Connect)
+    3: dns error
+    4: failed to lookup address information: Name or service not known
+`;
+
+Deno.test("a denort download failure is told apart from other compile errors", () => {
+  ok(isDenortDownloadError(DOWNLOAD_FAILURE));
+  ok(
+    !isDenortDownloadError(
+      "TS2322 [ERROR]: Type 'x' is not assignable\nerror: Type checking failed.",
+    ),
+  );
+  ok(
+    !isDenortDownloadError(
+      "error: Writing ...\nCaused by:\n    0: Could not find denort at '/nope'",
+    ),
+  );
+});
+
+Deno.test("the denort message names the target, dl.deno.land, DENORT_BIN and the command", () => {
+  const msg = denortUnavailableMessage("aarch64-unknown-linux-gnu", "deno compile x", "dns error");
+  for (
+    const part of ["aarch64-unknown-linux-gnu", "dl.deno.land", "DENORT_BIN", "deno compile x"]
+  ) {
+    ok(msg.includes(part), `${part} missing from:\n${msg}`);
+  }
+  ok(!/\bat .*:\d+:\d+/.test(msg), "no stack trace");
+});
+
+// --- arm64 emulation ---------------------------------------------------------------------
+
+const IN_CI = (Deno.env.get("CI") ?? "") !== "";
+
+Deno.test({
+  name: "arm64 deno under qemu reports aarch64",
+  // Outside CI a machine without qemu or without the cached arm64 deno skips this; under CI it
+  // must run: the emulator missing is a failure and the arm64 deno is fetched when not cached.
+  ignore: !IN_CI && (missingEmulation().length > 0 || !arm64DenoCached()),
+  async fn() {
+    deepEqual(missingEmulation(), [], "qemu-user-static and the aarch64 sysroot are required");
+    const deno = await ensureArm64Deno(() => {});
+    equal(await emulatedArch(deno, await hostDenoDir()), "aarch64");
+  },
+});
