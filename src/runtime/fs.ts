@@ -56,13 +56,18 @@ function within(path: string, root: string): boolean {
  * the base name, so `..` and symlinked parents cannot escape. A final-component symlink
  * is resolved too when it exists.
  */
-async function realTarget(path: string): Promise<string> {
+async function realTarget(path: string, depth = 0): Promise<string> {
   const abs = absolute(path);
+  let link: string | null = null;
   try {
-    const info = await Deno.lstat(abs);
-    if (info.isSymlink) return await Deno.realPath(abs);
+    if ((await Deno.lstat(abs)).isSymlink) link = await Deno.readLink(abs);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (link !== null) {
+    // Follow the link, even a dangling one: appending through it would write its target.
+    if (depth > 16) throw new Deno.errors.FilesystemLoop(`too many symlinks at "${path}"`);
+    return realTarget(link.startsWith("/") ? link : `${parentOf(abs)}/${link}`, depth + 1);
   }
   const dir = await Deno.realPath(parentOf(abs));
   const name = baseOf(abs);
