@@ -1,0 +1,141 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { loadMachineFile } from "../config/mod.ts";
+import type { ScoutEvent } from "../events.ts";
+import { createMachine } from "../machine/mod.ts";
+import { nullLogger } from "../runtime/mod.ts";
+import { FakeClock } from "../../tests/fakes/clock.ts";
+import { fakeResolver, FakeRunner } from "../../tests/fakes/runner.ts";
+import { scheduleWindow, WATCHER_PLUGINS, watcherSchemas } from "./mod.ts";
+import { Cron } from "croner";
+
+function machineFrom(yaml: string, clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 2, 0))) {
+  const runner = new FakeRunner(clock);
+  const events: ScoutEvent[] = [];
+  const loaded = loadMachineFile(yaml, "/m/t/machine.yaml", "/m/t", {
+    watcherTypes: watcherSchemas(),
+  });
+  if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("; "));
+  let n = 0;
+  const machine = createMachine(loaded.value, {
+    clock,
+    logger: nullLogger,
+    identity: "node1",
+    emit: (e) => events.push(e),
+    newId: () => `id-${++n}`,
+    random: () => 0,
+    noSplay: true,
+    changed: () => {},
+    watcherDeps: {
+      clock,
+      logger: nullLogger,
+      runner,
+      resolveProgram: fakeResolver,
+      pluginDirs: ["/plugins"],
+      maxOutputBytes: 65536,
+      path: "/bin",
+    },
+  });
+  const moves = () =>
+    events.filter((e) => e.type === "io.choria.machine.v1.transition").map((e) =>
+      `${e.data.from_state}>${e.data.to_state}`
+    );
+  return { clock, runner, events, machine, moves };
+}
+
+const TIMER = `name: lease
+version: 1.0.0
+initial_state: IDLE
+transitions:
+  - { name: take, from: [IDLE], destination: HELD }
+  - { name: expire, from: [HELD], destination: IDLE }
+watchers:
+  - name: lease_timer
+    type: timer
+    state_match: [HELD]
+    fail_transition: expire
+    properties: { timer: 30s }
+`;
+
+Deno.test("timer watcher fires fail_transition when it expires after entering its state", async () => {
+  const { clock, machine, moves, events } = machineFrom(TIMER);
+  machine.start();
+  await machine.transition("take", "operator");
+  await clock.advance(29_000);
+  deepEqual(moves(), ["IDLE>HELD"]);
+  await clock.advance(1_100); // the second transition within a minute waits out the backoff
+  deepEqual(moves(), ["IDLE>HELD", "HELD>IDLE"]);
+  const timerEvent = events.find((e) => e.type === "io.choria.machine.watcher.timer.v1.state");
+  equal(timerEvent?.data.timer, 30_000_000_000);
+  await machine.stop();
+});
+
+Deno.test("timer watcher stops when the machine leaves its state", async () => {
+  const { clock, machine, moves } = machineFrom(TIMER);
+  machine.start();
+  await machine.transition("take", "operator");
+  await clock.advance(10_000);
+  await machine.transition("expire", "operator");
+  await clock.advance(60_000);
+  deepEqual(moves(), ["IDLE>HELD", "HELD>IDLE"]);
+  await machine.stop();
+});
+
+const SCHEDULE = `name: window
+version: 1.0.0
+initial_state: CLOSED
+transitions:
+  - { name: open, from: [CLOSED], destination: OPEN }
+  - { name: close, from: [OPEN], destination: CLOSED }
+watchers:
+  - name: cron
+    type: schedule
+    state_match: [CLOSED, OPEN]
+    success_transition: open
+    fail_transition: close
+    properties: { schedules: ["*/5 * * * *"], duration: 1m }
+  - name: announce
+    type: exec
+    state_match: [OPEN]
+    properties: { command: ./announce.sh }
+`;
+
+Deno.test("schedule watcher opens on the cron time and closes after its duration; exec runs on entering", async () => {
+  const { clock, machine, moves, runner } = machineFrom(SCHEDULE);
+  machine.start();
+  await clock.advance(1_000);
+  deepEqual(moves(), []);
+  await clock.advance(3 * 60_000); // past 00:05:00
+  deepEqual(moves(), ["CLOSED>OPEN"]);
+  equal(runner.calls.length, 1, "exec ran on entering OPEN");
+  equal(runner.calls[0]!.cmd, "/m/t/./announce.sh");
+  equal(runner.calls[0]!.cwd, "/m/t");
+  await clock.advance(61_000);
+  deepEqual(moves(), ["CLOSED>OPEN", "OPEN>CLOSED"]);
+  await machine.stop();
+});
+
+Deno.test("scheduleWindow is on within duration after a cron time and says when it changes", () => {
+  const crons = [new Cron("0 * * * *", { paused: true })];
+  const at = (h: number, m: number) => Date.UTC(2026, 0, 1, h, m);
+  const on = scheduleWindow(crons, 10 * 60_000, at(3, 5));
+  equal(on.on, true);
+  equal(on.nextChangeMs, at(3, 10));
+  const off = scheduleWindow(crons, 10 * 60_000, at(3, 30));
+  equal(off.on, false);
+  equal(off.nextChangeMs, at(4, 0));
+});
+
+Deno.test("every watcher plugin has a unique type and a properties schema that rejects junk", () => {
+  const types = WATCHER_PLUGINS.map((p) => p.type);
+  equal(new Set(types).size, types.length);
+  for (const p of WATCHER_PLUGINS) {
+    ok(!p.properties.safeParse({ no_such_property: 1 }).success, `${p.type} accepts unknown keys`);
+  }
+});
+
+Deno.test("schedule watcher refuses a 6-field cron with a hint", () => {
+  const schema = watcherSchemas().get("schedule")!;
+  const r = schema.safeParse({ schedules: ["* * * * * *"] });
+  ok(!r.success);
+  ok(r.error.issues[0]!.message.includes("use 5"), r.error.issues[0]!.message);
+});
