@@ -33,10 +33,12 @@ export const nagiosProperties = z.strictObject({
 /** Parsed nagios properties. */
 export type NagiosProperties = z.infer<typeof nagiosProperties>;
 
+type WirePerfdata = { unit: string; label: string; value: number }[];
+
 interface HistoryItem {
   executeMs: number;
   status: 0 | 1 | 2 | 3;
-  perfdata: { unit: string; label: string; value: number }[];
+  perfdata: WirePerfdata;
 }
 
 interface LastRun {
@@ -46,14 +48,17 @@ interface LastRun {
   checkTimeMs: number;
   runtimeMs: number;
   perfdata: PerfDatum[];
+  wirePerfdata: WirePerfdata;
   hard: boolean;
 }
+
+const wirePerfdata = z.array(z.object({ unit: z.string(), label: z.string(), value: z.number() }));
 
 const savedSchema = z.object({
   history: z.array(z.object({
     executeMs: z.number(),
     status: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]),
-    perfdata: z.array(z.object({ unit: z.string(), label: z.string(), value: z.number() })),
+    perfdata: wirePerfdata,
   })).default([]),
   checksCount: z.number().default(0),
   attempt: z.number().default(0),
@@ -64,6 +69,7 @@ const savedSchema = z.object({
     plugin: z.string(),
     checkTimeMs: z.number(),
     runtimeMs: z.number(),
+    wirePerfdata: wirePerfdata.default([]),
     hard: z.boolean(),
   }).nullable().default(null),
 });
@@ -101,7 +107,9 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
     const retryMs = p.retry_interval ?? intervalMs;
     const args = typeof p.arguments === "string" ? undefined : p.arguments;
 
-    async function execute(signal: AbortSignal): Promise<Omit<LastRun, "hard" | "checkTimeMs">> {
+    async function execute(
+      signal: AbortSignal,
+    ): Promise<Omit<LastRun, "hard" | "checkTimeMs" | "wirePerfdata">> {
       const started = performance.now();
       if (p.builtin === "heartbeat") {
         return {
@@ -176,11 +184,11 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
         attempt = r.status === "OK" ? 0 : attempt + 1;
         const hard = hardness(r.status, attempt, p.attempts, hardStatus);
         if (hard) hardStatus = r.status;
-        last = { ...r, checkTimeMs, hard };
+        last = { ...r, checkTimeMs, hard, wirePerfdata: choriaPerfdata(r.perfdata) };
         history.push({
           executeMs: checkTimeMs,
           status: STATUS_CODE[r.status],
-          perfdata: choriaPerfdata(r.perfdata),
+          perfdata: last.wirePerfdata,
         });
         if (history.length > HISTORY_SIZE) history.splice(0, history.length - HISTORY_SIZE);
         if (hard) return { fire: r.status };
@@ -197,7 +205,7 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
           output: last.output,
           checkTimeMs: last.checkTimeMs,
           runtimeMs: last.runtimeMs,
-          perfdata: choriaPerfdata(last.perfdata),
+          perfdata: last.wirePerfdata,
           history,
           annotations: p.annotations,
         }, {
