@@ -13,7 +13,7 @@
  *   event before a check has run, so `status` is always OK/WARNING/CRITICAL/UNKNOWN, `status_code`
  *   0..3 and `check_time` the unix second of that run (Choria sends NOTCHECKED, code 5 and
  *   -62135596800 before the first run).
- * - Plugin exit codes 4 and 5 map to UNKNOWN (see {@link nagiosStatusFromExitCode}) and are
+ * - Plugin exit codes 4 and 5 map to UNKNOWN (see statusFromCode in nagios.ts) and are
  *   reported like any result; Choria maps them to SKIPPED/NOTCHECKED and sends nothing.
  * - Data beyond Choria's schemas (machine state, soft/hard, attempt, max attempts, maintenance
  *   reason and expiry) travels in CloudEvent extension attributes ({@link SCOUT_EXTENSIONS}), so
@@ -40,6 +40,9 @@
 import { CloudEvent } from "cloudevents";
 import { z } from "zod";
 import { ScoutError } from "./errors.ts";
+import { CHORIA_UNITS, type NagiosStatus, STATUS_CODE } from "./nagios.ts";
+
+export type { NagiosStatus } from "./nagios.ts";
 
 /** The machine a watcher event or transition belongs to. */
 export interface MachineRef {
@@ -85,11 +88,8 @@ export interface EventMeta {
   extensions?: Record<string, string | number | boolean>;
 }
 
-/** Nagios result statuses that Scout sends. */
-export type NagiosStatus = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
-
-/** One perfdata item as Scout parsed it. */
-export interface PerfDatum {
+/** One perfdata item in Choria's wire form. */
+export interface WirePerfDatum {
   /** Unit of measure, "" when none. */
   unit: string;
   /** Metric label. */
@@ -113,9 +113,9 @@ export interface NagiosStatePayload {
   /** How long it took, ms. */
   runtimeMs: number;
   /** Perfdata of this run. */
-  perfdata: PerfDatum[];
+  perfdata: WirePerfDatum[];
   /** Earlier runs, oldest first; only the newest 15 are sent. */
-  history: { executeMs: number; status: 0 | 1 | 2 | 3; perfdata: PerfDatum[] }[];
+  history: { executeMs: number; status: 0 | 1 | 2 | 3; perfdata: WirePerfDatum[] }[];
   /** User annotations copied into every event. */
   annotations: Record<string, string>;
 }
@@ -188,27 +188,6 @@ export const LIFECYCLE_SOURCE = "io.choria.lifecycle";
 export const TRANSITION_PROTOCOL = "io.choria.machine.v1.transition";
 /** Most history entries a nagios state event carries, as Choria. */
 export const NAGIOS_HISTORY_LIMIT = 15;
-/** Perfdata units Choria's nagios state schema allows. */
-export const CHORIA_PERFDATA_UNITS = [
-  "",
-  "s",
-  "ms",
-  "us",
-  "%",
-  "B",
-  "KB",
-  "MB",
-  "TB",
-  "c",
-] as const;
-
-/** Nagios status code of each status. */
-export const NAGIOS_STATUS_CODES: { readonly [S in NagiosStatus]: 0 | 1 | 2 | 3 } = {
-  OK: 0,
-  WARNING: 1,
-  CRITICAL: 2,
-  UNKNOWN: 3,
-};
 
 /** Protocol (= CloudEvent type) of a watcher state event. */
 export function watcherProtocol(watcherType: string): string {
@@ -218,20 +197,6 @@ export function watcherProtocol(watcherType: string): string {
 /** Protocol (= CloudEvent type) of a lifecycle event. */
 export function lifecycleProtocol(kind: string): string {
   return `io.choria.lifecycle.v1.${kind}`;
-}
-
-/** Maps a plugin exit code to a status: 0..3 as Nagios, anything else (4, 5, -1, ...) UNKNOWN. */
-export function nagiosStatusFromExitCode(code: number): NagiosStatus {
-  switch (code) {
-    case 0:
-      return "OK";
-    case 1:
-      return "WARNING";
-    case 2:
-      return "CRITICAL";
-    default:
-      return "UNKNOWN";
-  }
 }
 
 /** Check facts that become Scout's extension attributes on a state event. */
@@ -444,9 +409,9 @@ export function transitionEvent(
   );
 }
 
-const UNITS: ReadonlySet<string> = new Set(CHORIA_PERFDATA_UNITS);
+const UNITS: ReadonlySet<string> = new Set(CHORIA_UNITS);
 
-function perfdataOut(items: readonly PerfDatum[]): PerfDatum[] {
+function perfdataOut(items: readonly WirePerfDatum[]): WirePerfDatum[] {
   return items
     .filter((p) => Number.isFinite(p.value))
     .map((p) => ({ unit: UNITS.has(p.unit) ? p.unit : "", label: p.label, value: p.value }));
@@ -473,7 +438,7 @@ export function nagiosStateEvent(
     ...watcherData(ref, "nagios", p.watcher, meta),
     plugin: p.plugin,
     status: p.status,
-    status_code: NAGIOS_STATUS_CODES[p.status],
+    status_code: STATUS_CODE[p.status],
     output: p.output,
     check_time: unixSeconds(p.checkTimeMs, "checkTimeMs"),
     perfdata: perfdataOut(p.perfdata),
@@ -606,7 +571,7 @@ const WHOLE_SECOND_RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const identitySchema = z.string().regex(IDENTITY_PATTERN, "not a Scout node identity");
 const ns = z.int().min(0);
 const perfdatumSchema = z.object({
-  unit: z.enum(CHORIA_PERFDATA_UNITS),
+  unit: z.enum(CHORIA_UNITS),
   label: z.string(),
   value: z.number(),
 });
@@ -658,7 +623,7 @@ const nagiosStateSchema = z
       .optional(),
     annotations: z.record(z.string(), z.string()),
   })
-  .refine((d) => NAGIOS_STATUS_CODES[d.status] === d.status_code, {
+  .refine((d) => STATUS_CODE[d.status] === d.status_code, {
     message: "status_code does not match status",
     path: ["status_code"],
   });

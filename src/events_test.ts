@@ -15,7 +15,6 @@ import {
   NAGIOS_HISTORY_LIMIT,
   nagiosStateEvent,
   type NagiosStatePayload,
-  nagiosStatusFromExitCode,
   parseEvent,
   scheduleStateEvent,
   SCOUT_EXTENSIONS,
@@ -280,11 +279,6 @@ Deno.test("nagios perfdata is an empty array, never null, when a plugin sends no
   const ev = nagiosStateEvent(REF, nagiosPayload({ perfdata: [], history: [] }), META);
   deepEqual(ev.data["perfdata"], []);
   deepEqual(ev.data["history"], []);
-});
-
-Deno.test("exit codes 4 and 5 and signals map to UNKNOWN, 0..3 to the Nagios statuses", () => {
-  deepEqual([0, 1, 2, 3].map(nagiosStatusFromExitCode), ["OK", "WARNING", "CRITICAL", "UNKNOWN"]);
-  for (const code of [4, 5, -1, 127, 255]) equal(nagiosStatusFromExitCode(code), "UNKNOWN");
 });
 
 Deno.test("exec state event sends previous_run_time as integer nanoseconds", () => {

@@ -345,18 +345,7 @@ export function parsePluginOutput(stdout: string): PluginOutput {
 }
 
 /** Units the Choria nagios state schema accepts for perfdata. */
-export const CHORIA_UNITS: readonly string[] = [
-  "",
-  "s",
-  "ms",
-  "us",
-  "%",
-  "B",
-  "KB",
-  "MB",
-  "TB",
-  "c",
-];
+export const CHORIA_UNITS = ["", "s", "ms", "us", "%", "B", "KB", "MB", "TB", "c"] as const;
 
 /** The Choria wire form of perfdata: {unit,label,value}; unit limited to Choria's enum ["", "s","ms","us","%","B","KB","MB","TB","c"] — other units become "" ; items with value null are dropped (schema requires a number). */
 export function choriaPerfdata(
@@ -365,7 +354,7 @@ export function choriaPerfdata(
   const out: { unit: string; label: string; value: number }[] = [];
   for (const item of items) {
     if (item.value === null || !Number.isFinite(item.value)) continue;
-    const unit = CHORIA_UNITS.includes(item.unit) ? item.unit : "";
+    const unit = (CHORIA_UNITS as readonly string[]).includes(item.unit) ? item.unit : "";
     out.push({ unit, label: item.label, value: item.value });
   }
   return out;

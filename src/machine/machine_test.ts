@@ -3,7 +3,8 @@ import { loadCheckFile } from "../config/mod.ts";
 import type { ScoutEvent } from "../events.ts";
 import { nullLogger } from "../runtime/mod.ts";
 import { FakeClock } from "../../tests/fakes/clock.ts";
-import { fakeResolver, FakeRunner } from "../../tests/fakes/runner.ts";
+import { FakeRunner } from "../../tests/fakes/runner.ts";
+import { fakeWatcherDeps } from "../../tests/fakes/deps.ts";
 import { checkMachine, createMachine, type HostedMachine, type MachineSnapshot } from "./mod.ts";
 
 interface Rig {
@@ -32,15 +33,7 @@ function rig(yaml: string, options: { saved?: MachineSnapshot; splay?: number } 
     random: () => options.splay ?? 0,
     noSplay: false,
     changed: (_n, urgent) => urgent ? changed.urgent++ : changed.lazy++,
-    watcherDeps: {
-      clock,
-      logger: nullLogger,
-      runner,
-      resolveProgram: fakeResolver,
-      pluginDirs: ["/plugins"],
-      maxOutputBytes: 65536,
-      path: "/usr/bin:/bin",
-    },
+    watcherDeps: fakeWatcherDeps(clock, runner),
   }, options.saved);
   return { clock, runner, events, machine, changed };
 }

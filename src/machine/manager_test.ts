@@ -3,7 +3,8 @@ import type { ScoutEvent } from "../events.ts";
 import { nullLogger } from "../runtime/mod.ts";
 import { FakeClock } from "../../tests/fakes/clock.ts";
 import { MemoryFs } from "../../tests/fakes/fs.ts";
-import { fakeResolver, FakeRunner } from "../../tests/fakes/runner.ts";
+import { FakeRunner } from "../../tests/fakes/runner.ts";
+import { fakeWatcherDeps } from "../../tests/fakes/deps.ts";
 import { createManager, type Manager } from "./mod.ts";
 
 function three(argsOfB: string): string {
@@ -38,15 +39,7 @@ function setup(fs = new MemoryFs(), clock = new FakeClock()) {
     machinesDirs: ["/etc/scout/machines"],
     stateDir: "/var/lib/scout",
     textfileDir: "/prom",
-    watcherDeps: {
-      clock,
-      logger: nullLogger,
-      runner,
-      resolveProgram: fakeResolver,
-      pluginDirs: ["/plugins"],
-      maxOutputBytes: 65536,
-      path: "/bin",
-    },
+    watcherDeps: fakeWatcherDeps(clock, runner),
   });
   return { fs, clock, runner, events, manager };
 }

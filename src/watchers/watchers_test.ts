@@ -4,7 +4,8 @@ import type { ScoutEvent } from "../events.ts";
 import { createMachine } from "../machine/mod.ts";
 import { nullLogger } from "../runtime/mod.ts";
 import { FakeClock } from "../../tests/fakes/clock.ts";
-import { fakeResolver, FakeRunner } from "../../tests/fakes/runner.ts";
+import { FakeRunner } from "../../tests/fakes/runner.ts";
+import { fakeWatcherDeps } from "../../tests/fakes/deps.ts";
 import { scheduleWindow, WATCHER_PLUGINS, watcherSchemas } from "./mod.ts";
 import { Cron } from "croner";
 
@@ -25,15 +26,7 @@ function machineFrom(yaml: string, clock = new FakeClock(Date.UTC(2026, 0, 1, 0,
     random: () => 0,
     noSplay: true,
     changed: () => {},
-    watcherDeps: {
-      clock,
-      logger: nullLogger,
-      runner,
-      resolveProgram: fakeResolver,
-      pluginDirs: ["/plugins"],
-      maxOutputBytes: 65536,
-      path: "/bin",
-    },
+    watcherDeps: fakeWatcherDeps(clock, runner),
   });
   const moves = () =>
     events.filter((e) => e.type === "io.choria.machine.v1.transition").map((e) =>
