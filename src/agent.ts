@@ -185,16 +185,18 @@ export async function startAgent(
       path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     },
   });
+  // The socket comes first: it refuses to start when another agent uses this state dir,
+  // before any check runs.
+  const socket = await serveSocket(
+    `${config.stateDir}/scout.sock`,
+    (req) => handleControl(manager, req, clock.now()),
+  );
   const report = await manager.reload();
   logger.info("agent started", {
     identity: config.identity,
     checks: report.started.length,
     problems: report.problems.length,
   });
-  const socket = await serveSocket(
-    `${config.stateDir}/scout.sock`,
-    (req) => handleControl(manager, req, clock.now()),
-  );
 
   // Watch the check directories, and rescan periodically: a ConfigMap swaps a symlink,
   // which file-name events can miss.

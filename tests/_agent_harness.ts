@@ -151,7 +151,10 @@ export function validateEventLine(line: string, where: string): ScoutEvent {
     const validate = choriaValidators()[ev.type];
     if (validate) {
       const errors = validate(ev.data);
-      ok(errors.length === 0, `${where}: ${ev.type} fails Choria's schema: ${JSON.stringify(errors)}`);
+      ok(
+        errors.length === 0,
+        `${where}: ${ev.type} fails Choria's schema: ${JSON.stringify(errors)}`,
+      );
     }
   }
   return ev;
@@ -499,9 +502,7 @@ export class Sandbox {
 
   /** Nagios state events of one check. */
   async stateEvents(check: string): Promise<ScoutEvent[]> {
-    return (await this.events()).filter((e) =>
-      e.type === NAGIOS_STATE && e.data.machine === check
-    );
+    return (await this.events()).filter((e) => e.type === NAGIOS_STATE && e.data.machine === check);
   }
 
   /** Waits until `pred` holds for the events read so far; returns them. */

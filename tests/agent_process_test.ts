@@ -13,6 +13,7 @@ import {
   type Sandbox,
   scout,
   SKIP_NAGIOS,
+  sleep,
   survivors,
   TRANSITION,
   waitFor,
@@ -153,7 +154,10 @@ Deno.test({
       equal(dummy.output, "WARNING: disk almost full | used=91%;80;90;0;100");
       deepEqual(dummy.perfdata, [{ unit: "%", label: "used", value: 91 }]);
       deepEqual(dummy.annotations, { team: "ops" });
-      equal(dummy.plugin, `/usr/lib/nagios/plugins/check_dummy 1 disk almost full | used=91%;80;90;0;100`);
+      equal(
+        dummy.plugin,
+        `/usr/lib/nagios/plugins/check_dummy 1 disk almost full | used=91%;80;90;0;100`,
+      );
       const load = rows.load!.status!;
       equal(load.status, "OK");
       ok(String(load.output).startsWith("LOAD OK"), String(load.output));
@@ -172,18 +176,21 @@ Deno.test({
       }
 
       // The textfile has every check.
-      const prom = await waitFor("textfile with every check", async () => {
-        try {
-          const t = await Deno.readTextFile(box.textfile);
-          return ["load", "disk", "dummy", "beat"].every((n) => t.includes(`name="${n}"`))
-            ? t
-            : undefined;
-        } catch {
-          return undefined;
-        }
+      // The textfile is rewritten after results; wait for the one with every check's result.
+      const want = [
+        'choria_machine_nagios_watcher_status{name="dummy",status="WARNING"} 1',
+        'choria_machine_nagios_watcher_status{name="load",status="OK"} 0',
+        ...["load", "disk", "dummy", "beat"].map((n) =>
+          `choria_machine_nagios_watcher_checks_count{name="${n}"} 1`
+        ),
+      ];
+      let prom = "";
+      await waitFor(`textfile with ${want.join(", ")}`, async () => {
+        prom = await Deno.readTextFile(box.textfile).catch(() => "");
+        return want.every((w) => prom.includes(w)) ? true : undefined;
+      }, { timeoutMs: 5_000 }).catch((e) => {
+        throw new Error(`${(e as Error).message}\n${prom}`);
       });
-      ok(prom.includes('choria_machine_nagios_watcher_status{name="dummy",status="WARNING"} 1'));
-      ok(prom.includes('choria_machine_nagios_watcher_status{name="load",status="OK"} 0'));
 
       const stopped = await agent.stop("SIGTERM");
       equal(stopped.code, 0, stopped.stderr);
@@ -321,14 +328,19 @@ Deno.test({
       equal(rows.beat!.state, "MAINTENANCE");
       equal(rows.beat!.maintenance!.reason, "planned work");
       const until = rows.beat!.maintenance!.untilMs!;
-      ok(until >= before + 3_600_000 - 1_000 && until <= Date.now() + 3_600_000 + 1_000, `${until}`);
+      ok(
+        until >= before + 3_600_000 - 1_000 && until <= Date.now() + 3_600_000 + 1_000,
+        `${until}`,
+      );
       equal(rows.dummy!.state, "OK");
       const beatsAtMaintenance = (await box.stateEvents("beat")).length;
 
       // the textfile shows MAINTENANCE with value 4
       await waitFor("MAINTENANCE in the textfile", async () => {
         const t = await Deno.readTextFile(box.textfile).catch(() => "");
-        return t.includes('choria_machine_nagios_watcher_status{name="beat",status="MAINTENANCE"} 4') &&
+        return t.includes(
+            'choria_machine_nagios_watcher_status{name="beat",status="MAINTENANCE"} 4',
+          ) &&
             t.includes('choria_machine_nagios_watcher_status{name="dummy",status="OK"} 0')
           ? true
           : undefined;
@@ -343,7 +355,7 @@ Deno.test({
       equal(toMaint.scoutmaintuntil, Math.floor(until / 1000));
 
       // In maintenance the check does not run (one run in flight may still report).
-      await box.waitForStates("dummy", 2); // some time passes with a CLI round trip
+      // A second trigger takes a few beat intervals; meanwhile beat must stay paused.
       const again = await box.cli(["trigger", "dummy"]);
       equal(again.code, 0, again.stderr);
       await box.waitForStates("dummy", 3);
@@ -472,7 +484,13 @@ Deno.test("plugins see only PATH, MACHINE_NAME, MACHINE_WATCHER_NAME and their e
     );
     // /bin/sh exports PWD itself; nothing else may appear.
     const names = Object.keys(vars).filter((n) => n !== "PWD").sort();
-    deepEqual(names, ["MACHINE_NAME", "MACHINE_WATCHER_NAME", "OTHER_VAR", "PATH", "SCOUT_VISIBLE"]);
+    deepEqual(names, [
+      "MACHINE_NAME",
+      "MACHINE_WATCHER_NAME",
+      "OTHER_VAR",
+      "PATH",
+      "SCOUT_VISIBLE",
+    ]);
     equal(vars.MACHINE_NAME, "envcheck");
     equal(vars.MACHINE_WATCHER_NAME, "check");
     equal(vars.SCOUT_VISIBLE, "yes it is");
@@ -574,4 +592,73 @@ Deno.test("a check file with a YAML error beside a good one: good checks keep ru
     equal(stopped.code, 0, stopped.stderr);
     assertNoStackTrace(stopped.stderr);
   });
+});
+
+// Replies are not capped at the 64 KiB request limit: 150 checks make a reply over 64 KiB.
+Deno.test({
+  name: "scout checks --json works when the reply is over 64 KiB (150 checks)",
+  async fn() {
+    await withSandbox("bigreply", async (box) => {
+      const checks = Array.from({ length: 150 }, (_, i) => ({
+        name: `beat${String(i).padStart(3, "0")}`,
+        builtin: "heartbeat",
+        interval: "1h",
+        annotations: { team: "ops", runbook: "https://wiki.example.com/runbooks/heartbeat" },
+      }));
+      await box.writeChecks("many.yaml", checks);
+      const agent = box.start({ quiet: true });
+      await box.waitForStates("beat149", 1);
+      const r = await box.cli(["checks", "--json"]);
+      equal(r.code, 0, r.stderr);
+      equal((JSON.parse(r.stdout) as unknown[]).length, 150);
+      await agent.stop("SIGTERM");
+    });
+  },
+});
+
+// The control socket is taken before any check starts, so a second agent on the same state
+// dir is refused before it runs anything.
+Deno.test({
+  name: "a second agent on the same state dir is refused without running checks or leaving plugins",
+  async fn() {
+    await withSandbox("second", async (box) => {
+      await box.writeChecks("second.yaml", [
+        ...["a", "b", "c"].map((n) => ({
+          name: `beat_${n}`,
+          builtin: "heartbeat",
+          interval: "1h",
+        })),
+        {
+          name: "hang",
+          plugin: "hang.sh",
+          interval: "1h",
+          timeout: "1h",
+          environment: box.markerEnv("hang"),
+        },
+      ]);
+      const first = box.start();
+      await box.waitForControl();
+      for (const n of ["a", "b", "c"]) await box.waitForStates(`beat_${n}`, 1);
+      const hangPids = await waitFor("the first agent's hang.sh", async () => {
+        const pids = await markedPids(box.checkMarker("hang"));
+        return pids.length >= 2 ? pids : undefined;
+      });
+      const eventsBefore = (await box.events()).length;
+
+      const second = await box.start().wait();
+      ok(second.code !== 0, "the second agent is refused");
+      ok(/Another agent is already running/.test(second.stderr), second.stderr);
+      ok(/^\s+hint: /m.test(second.stderr), second.stderr);
+      assertNoStackTrace(second.stderr);
+      await sleep(300);
+      equal((await box.events()).length, eventsBefore, "the refused agent sent no event");
+      deepEqual(
+        (await markedPids(box.checkMarker("hang"))).sort(),
+        hangPids.sort(),
+        "the refused agent left no plugin running",
+      );
+      const stopped = await first.stop("SIGTERM");
+      equal(stopped.code, 0, stopped.stderr);
+    });
+  },
 });

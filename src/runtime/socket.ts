@@ -10,8 +10,9 @@ export interface SocketServer {
 export type SocketHandler = (request: unknown) => Promise<unknown>;
 
 const MAX_REQUEST_BYTES = 64 * 1024;
+const MAX_REPLY_BYTES = 256 * 1024 * 1024;
 
-async function readLine(conn: Deno.Conn): Promise<string> {
+async function readLine(conn: Deno.Conn, maxBytes: number): Promise<string> {
   const buf = new Uint8Array(4096);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -23,7 +24,7 @@ async function readLine(conn: Deno.Conn): Promise<string> {
     chunks.push(nl >= 0 ? chunk.slice(0, nl) : chunk);
     size += n;
     if (nl >= 0) break;
-    if (size > MAX_REQUEST_BYTES) throw new Error("request too large");
+    if (size > maxBytes) throw new Error(`message over ${maxBytes} bytes`);
   }
   const all = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
   let off = 0;
@@ -74,7 +75,7 @@ export async function serveSocket(path: string, handler: SocketHandler): Promise
       conns.add(conn);
       (async () => {
         try {
-          const line = await readLine(conn);
+          const line = await readLine(conn, MAX_REQUEST_BYTES);
           let reply: unknown;
           try {
             reply = await handler(JSON.parse(line));
@@ -120,7 +121,7 @@ export async function requestSocket(path: string, request: unknown): Promise<unk
   }
   try {
     await writeAll(conn, JSON.stringify(request) + "\n");
-    const line = await readLine(conn);
+    const line = await readLine(conn, MAX_REPLY_BYTES);
     return JSON.parse(line);
   } finally {
     try {
