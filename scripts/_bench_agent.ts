@@ -12,6 +12,7 @@
  * Options (one JSON argument): see {@link Options}. The check files are written by bench.ts.
  * @module
  */
+import process from "node:process";
 import { DEFAULT_PLUGIN_DIRS, startAgent } from "../src/agent.ts";
 import { createConsoleLogger, createDenoRunner, type ProcessRunner } from "../src/runtime/mod.ts";
 
@@ -47,7 +48,7 @@ export interface AgentResult {
   meanInFlight: number;
   /** Most runs in flight at once inside the window. */
   maxInFlight: number;
-  /** Runs that did not end "exited" with code 0 (whole run). */
+  /** Runs ending inside the window other than "exited" with code 0 (timeouts, errors). */
   badRuns: number;
   /** An example of a bad run, for the report. */
   badExample: string | null;
@@ -59,6 +60,8 @@ export interface AgentResult {
   startMs: number;
   /** Time stop() took. */
   stopMs: number;
+  /** CPU time of the agent process (all its threads) inside the window / window: cores used. */
+  cpuCores: number;
   /** Deno.memoryUsage() at the end of the window. */
   memory: { rss: number; heapUsed: number; heapTotal: number };
 }
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
       account(+1);
       try {
         const r = await real.run(req);
-        if (r.kind !== "exited" || r.code !== 0) {
+        if (measuring && (r.kind !== "exited" || r.code !== 0)) {
           badRuns++;
           badExample ??= JSON.stringify({ ...r, stdout: r.stdout.slice(0, 200) });
         }
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
   const wait = (ms: number) => {
-    let id: number | undefined;
+    let id: ReturnType<typeof setTimeout> | undefined;
     return Promise.race([
       new Promise<void>((r) => id = setTimeout(r, ms)),
       early.promise,
@@ -151,11 +154,13 @@ async function main(): Promise<void> {
   measuring = true;
   area = 0;
   maxInFlight = inFlight;
+  const cpu0 = process.cpuUsage();
   const windowStart = performance.now();
   await wait(opts.windowMs);
   account(0);
   measuring = false;
   const windowMs = performance.now() - windowStart;
+  const cpu = process.cpuUsage(cpu0);
   const mem = Deno.memoryUsage();
 
   const s0 = performance.now();
@@ -175,6 +180,7 @@ async function main(): Promise<void> {
     lateness,
     startMs,
     stopMs,
+    cpuCores: windowMs > 0 ? (cpu.user + cpu.system) / 1000 / windowMs : 0,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal },
   };
   Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(result) + "\n"));

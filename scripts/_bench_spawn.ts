@@ -2,26 +2,33 @@
  * Benchmark helper (child of scripts/bench.ts): the throughput BASELINE. A bare loop of
  * `new Deno.Command(check_dummy, {args: ["0", "ok"]}).output()` run by `concurrency` workers,
  * each starting the next spawn as soon as its previous one finished; optionally through
- * `/usr/bin/setsid --` as the agent's runner does. Counts completions in a window after a
- * warm-up and prints one JSON line on stdout.
+ * `/usr/bin/setsid --` as the agent's runner does, or through the agent's own runner
+ * (createDenoRunner().run, which adds setsid, pipe capture and the group kill) with nothing
+ * else of the agent around it. Counts completions in a window after a warm-up and prints one
+ * JSON line on stdout.
  *
  * Run (by bench.ts): deno run -P=agent scripts/_bench_spawn.ts '<json options>'
- * Options: {"plugin": path, "concurrency": n, "warmupMs": ms, "windowMs": ms, "setsid": bool}
+ * Options: {"plugin": path, "concurrency": n, "warmupMs": ms, "windowMs": ms,
+ *           "via": "bare" | "setsid" | "runner"}
  * @module
  */
+import { createDenoRunner } from "../src/runtime/mod.ts";
+
+/** How each run is spawned. */
+export type Via = "bare" | "setsid" | "runner";
 
 interface Options {
   plugin: string;
   concurrency: number;
   warmupMs: number;
   windowMs: number;
-  setsid: boolean;
+  via: Via;
 }
 
 /** What the child prints: completions in the window and the rate. */
 export interface SpawnResult {
   concurrency: number;
-  setsid: boolean;
+  via: Via;
   completed: number;
   failed: number;
   windowMs: number;
@@ -30,8 +37,21 @@ export interface SpawnResult {
 
 async function main(): Promise<void> {
   const opts = JSON.parse(Deno.args[0] ?? "{}") as Options;
-  const cmd = opts.setsid ? "/usr/bin/setsid" : opts.plugin;
-  const args = opts.setsid ? ["--", opts.plugin, "0", "ok"] : ["0", "ok"];
+  const cmd = opts.via === "setsid" ? "/usr/bin/setsid" : opts.plugin;
+  const args = opts.via === "setsid" ? ["--", opts.plugin, "0", "ok"] : ["0", "ok"];
+  const runner = createDenoRunner();
+  const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+  const once = async (): Promise<boolean> => {
+    if (opts.via !== "runner") return (await new Deno.Command(cmd, { args }).output()).code === 0;
+    const r = await runner.run({
+      cmd,
+      args,
+      env: { PATH: path },
+      timeoutMs: 10_000,
+      maxOutputBytes: 65536,
+    });
+    return r.kind === "exited" && r.code === 0;
+  };
   const start = performance.now();
   const windowStart = start + opts.warmupMs;
   const windowEnd = windowStart + opts.windowMs;
@@ -40,10 +60,10 @@ async function main(): Promise<void> {
 
   async function worker(): Promise<void> {
     while (performance.now() < windowEnd) {
-      const r = await new Deno.Command(cmd, { args }).output();
+      const ok = await once();
       const t = performance.now();
       if (t >= windowStart && t < windowEnd) {
-        if (r.code === 0) completed++;
+        if (ok) completed++;
         else failed++;
       }
     }
@@ -51,7 +71,7 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
   const result: SpawnResult = {
     concurrency: opts.concurrency,
-    setsid: opts.setsid,
+    via: opts.via,
     completed,
     failed,
     windowMs: opts.windowMs,

@@ -5,6 +5,12 @@
  * The binary gets the "agent" permission set of deno.json as explicit flags (permissionFlags),
  * the same flags the tests check, plus `--no-prompt` and a V8 heap cap for small devices.
  *
+ * Type checking runs once, first, as `deno check main.ts`; the compile commands then pass
+ * `--no-check`. Reason: `--v8-flags` given to `deno compile` is both embedded in the binary and
+ * applied to the compiling deno itself, and deno's TypeScript checker needs more than 128 MB of
+ * V8 heap for this project: with the 64 MB cap, `deno compile`'s own check dies with
+ * "Fatal JavaScript out of memory: Reached heap limit" (measured with Deno 2.9.6).
+ *
  * Options:
  *   --dry-run     print each target's exact command (one shell-quoted line per target), run nothing
  *   --target T    build only target T (x86_64-unknown-linux-gnu or aarch64-unknown-linux-gnu)
@@ -27,11 +33,12 @@ export type Target = typeof TARGETS[number];
 export const PERMISSION_SET = "agent";
 
 /**
- * V8 old-space cap in MB. Measured (deno-environment.md §5): the agent with every package
- * loaded uses ~20 MB of JS heap (8 MB for NATS alone) at ~80 MB RSS; 64 MB leaves ~3x headroom
- * for bursts (config reloads, event spools) while keeping a runaway heap from pushing a
- * 256-512 MB board into the OOM killer: V8 collects harder and, at worst, the agent dies with a
- * heap OOM that its supervisor restarts.
+ * V8 old-space cap in MB, embedded in the binary. Measured (deno-environment.md §5): with every
+ * package loaded the JS heap is ~20 MB (8 MB with NATS connected) at ~80 MB RSS, so 64 MB leaves
+ * ~3x headroom, and the agent ran with checks.example under this cap without trouble. On a
+ * 256-512 MB board the cap makes V8 collect early instead of growing towards its default limit
+ * (which scales with physical memory); a genuine leak ends in a heap OOM the supervisor restarts
+ * rather than in the kernel OOM killer picking a process.
  */
 export const HEAP_CAP_MB = 64;
 
@@ -54,6 +61,7 @@ export const ROOT: string = decodeURIComponent(new URL("..", import.meta.url).pa
 export function compileArgs(target: Target, permFlags: readonly string[]): string[] {
   return [
     "compile",
+    "--no-check",
     "--no-prompt",
     ...permFlags,
     V8_FLAGS,
@@ -64,6 +72,9 @@ export function compileArgs(target: Target, permFlags: readonly string[]): strin
     "main.ts",
   ];
 }
+
+/** The type check run once before the compile commands (`deno check main.ts`). */
+export const CHECK_ARGS: readonly string[] = ["check", "main.ts"];
 
 /**
  * Quotes one word for a POSIX shell (single quotes; left bare when it is plainly safe).
@@ -97,19 +108,17 @@ function rootCause(output: string): string {
  * The message printed when `deno compile` could not download denort for `target`.
  *
  * @param target the target that was skipped
- * @param command the shell-quoted command that failed
  * @param cause deno's own root cause (may be empty)
- * @returns a multi-line, human-readable explanation
+ * @returns a multi-line, human-readable explanation (no stack trace)
  */
-export function denortUnavailableMessage(target: Target, command: string, cause: string): string {
+export function denortUnavailableMessage(target: Target, cause: string): string {
+  const v = Deno.version.deno;
   return [
-    `SKIPPED ${target}: deno compile could not fetch the base binary (denort) for this target:`,
+    `SKIPPED ${target}: deno compile could not fetch its base binary (denort-${target}.zip):`,
     `  this machine has no access to dl.deno.land${cause ? ` (${cause})` : ""}.`,
-    `  The same command works on a machine with network access, or here with DENORT_BIN`,
-    `  pointing at a denort ${Deno.version.deno} binary for ${target} (together with --target ${target}),`,
-    `  or with denort-${target}.zip (from dl.deno.land) placed in deno's download cache,`,
-    `  $DENO_DIR/dl/release/v${Deno.version.deno}/. Command:`,
-    `  ${command}`,
+    `  The command above works on a machine with network access, or here with`,
+    `  DENORT_BIN=<path to a denort ${v} binary for ${target}> and --target ${target},`,
+    `  or once denort-${target}.zip is placed in $DENO_DIR/dl/release/v${v}/ (deno's download cache).`,
   ].join("\n");
 }
 
@@ -162,7 +171,9 @@ async function main(argv: string[]): Promise<number> {
     return { target, args, line: [deno, ...args].map(shellQuote).join(" ") };
   });
 
+  const checkLine = [deno, ...CHECK_ARGS].map(shellQuote).join(" ");
   if (values["dry-run"]) {
+    say(`# type check first (the compile commands use --no-check): ${checkLine}`);
     for (const c of commands) write(Deno.stdout, `${c.line}\n`);
     return 0;
   }
@@ -173,6 +184,20 @@ async function main(argv: string[]): Promise<number> {
       `DENORT_BIN (${denortBin}) is one denort binary, so it serves one target only;` +
         ` run with --target <the target it was built for>.`,
     );
+    return 1;
+  }
+
+  say(`== type check\n${checkLine}`);
+  const check = await new Deno.Command(deno, {
+    args: [...CHECK_ARGS],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+    env: { RUST_BACKTRACE: "0" },
+  }).output();
+  if (!check.success) {
+    say(`type check failed (exit ${check.code}); nothing was built.`);
     return 1;
   }
 
@@ -196,7 +221,7 @@ async function main(argv: string[]): Promise<number> {
       say(`built dist/scout-${target}`);
       built.push(target);
     } else if (isDenortDownloadError(text)) {
-      say(denortUnavailableMessage(target, line, rootCause(text)));
+      say(denortUnavailableMessage(target, rootCause(text)));
       skipped.push(target);
     } else {
       write(Deno.stderr, text);
