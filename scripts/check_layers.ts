@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a command-line script prints its findings
 /**
  * Fails when an import in src/ points up a layer (architecture.md), when a module is
  * imported other than through its folder's mod.ts, or when Deno.* / Date.now() /
