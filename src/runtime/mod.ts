@@ -25,3 +25,4 @@ export {
   type ResolveProgramResult,
 } from "./programs.ts";
 export { requestSocket, serveSocket, type SocketHandler, type SocketServer } from "./socket.ts";
+export { createDenoGossHost, type DenoGossHost, type DenoGossHostOptions } from "./goss_host.ts";
