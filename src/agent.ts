@@ -10,13 +10,14 @@ import type { ScoutEvent } from "./events.ts";
 import { createManager, type Manager } from "./machine/mod.ts";
 import {
   type Clock,
+  createCachedResolver,
   createConsoleLogger,
   createDenoFs,
   createDenoRunner,
   ensureDir,
+  limitConcurrency,
   type Logger,
   type ProcessRunner,
-  resolveProgram,
   serveSocket,
   systemClock,
 } from "./runtime/mod.ts";
@@ -51,6 +52,8 @@ export interface AgentConfig {
   maxOutputBytes: number;
   /** Periodic rescan of check files, ms. */
   rescanMs: number;
+  /** Most plugins running at once; more wait for a slot. */
+  maxConcurrent: number;
   /** Print one line per result and transition on stdout. */
   printEvents: boolean;
 }
@@ -178,8 +181,8 @@ export async function startAgent(
     watcherDeps: {
       clock,
       logger,
-      runner: overrides.runner ?? createDenoRunner(),
-      resolveProgram,
+      runner: limitConcurrency(overrides.runner ?? createDenoRunner(), config.maxConcurrent),
+      resolveProgram: createCachedResolver(),
       pluginDirs: config.pluginDirs,
       maxOutputBytes: config.maxOutputBytes,
       path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -20,6 +20,7 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
   --plugin-dir DIR        extra plugin directory (repeatable)
   --max-output BYTES      plugin output kept per run (default 65536)
   --rescan DURATION       periodic rescan of check files (default 30s)
+  --max-concurrent N      most plugins running at once; more wait for a slot (default 32)
   --no-splay              start checks at once instead of after a random splay
   --quiet                 do not print results on the terminal
   --log-level LEVEL       debug, info, warn or error (default info)
@@ -58,6 +59,7 @@ export const agentCommand: Command = {
       "plugin-dir": { type: "string", multiple: true },
       "max-output": { type: "string" },
       rescan: { type: "string" },
+      "max-concurrent": { type: "string" },
       "no-splay": { type: "boolean" },
       quiet: { type: "boolean" },
       "log-level": { type: "string" },
@@ -74,8 +76,18 @@ export const agentCommand: Command = {
     if (!Number.isInteger(maxOutput) || maxOutput < 1024) {
       throw new ScoutError("USAGE", `--max-output must be a whole number of bytes, at least 1024`);
     }
+    const maxConcurrent = Number(values["max-concurrent"] ?? 32);
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+      throw new ScoutError("USAGE", `--max-concurrent must be a whole number of at least 1`);
+    }
     const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
     const logger = createConsoleLogger({ level });
+    // Signals are caught before anything starts, so a stop during start-up still stops
+    // plugins cleanly.
+    const done = Promise.withResolvers<void>();
+    const onSignal = () => done.resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
     const handle = await startAgent({
       identity,
       checksDirs: [flagOrEnv(values.checks, io, "SCOUT_CHECKS", "/etc/scout/checks")],
@@ -87,12 +99,9 @@ export const agentCommand: Command = {
       noSplay: values["no-splay"] ?? false,
       maxOutputBytes: maxOutput,
       rescanMs: parseDuration(values.rescan ?? "30s"),
+      maxConcurrent,
       printEvents: !(values.quiet ?? false),
     }, { logger });
-    const done = Promise.withResolvers<void>();
-    const onSignal = () => done.resolve();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
     await done.promise;
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

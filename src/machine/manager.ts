@@ -32,8 +32,13 @@ export interface ManagerOptions extends Omit<MachineDeps, "changed"> {
   stateDir: string;
   /** Prometheus textfile directory, or null for none. */
   textfileDir: string | null;
-  /** Coalescing delay for state and textfile writes after a result, ms. @default 1000 */
-  writeDelayMs?: number;
+  /** Coalescing delay for textfile writes after a result, ms. @default 1000 */
+  textfileDelayMs?: number;
+  /**
+   * Coalescing delay for state writes after a result (history, counters), ms; state changes
+   * (transitions, maintenance) are written and synced at once. @default 5000
+   */
+  stateDelayMs?: number;
 }
 
 /** A problem with one file, and whether its last good version keeps running. */
@@ -147,7 +152,7 @@ function dirOf(path: string): string {
 
 /** Creates the manager; call reload() to load and start. */
 export function createManager(options: ManagerOptions): Manager {
-  const { fs, clock, logger, writeDelayMs = 1000 } = options;
+  const { fs, clock, logger, textfileDelayMs = 1000, stateDelayMs = 5000 } = options;
   const files = new Map<string, FileRecord>();
   const running = new Map<string, { machine: HostedMachine; file: string }>();
   const persistTimers = new Map<string, Timer>();
@@ -158,12 +163,14 @@ export function createManager(options: ManagerOptions): Manager {
   const schemas = watcherSchemas();
   const stateFile = (name: string) => `${options.stateDir}/machines/${name}.json`;
 
-  async function writeState(name: string): Promise<void> {
+  async function writeState(name: string, sync: boolean): Promise<void> {
     const prev = writing.get(name);
     if (prev) await prev;
     const entry = running.get(name);
     if (!entry) return;
-    const p = fs.writeAtomic(stateFile(name), JSON.stringify(entry.machine.snapshot()) + "\n")
+    const p = fs.writeAtomic(stateFile(name), JSON.stringify(entry.machine.snapshot()) + "\n", {
+      sync,
+    })
       .catch((e) =>
         logger.error("cannot write machine state", { machine: name, error: formatError(e) })
       );
@@ -190,6 +197,7 @@ export function createManager(options: ManagerOptions): Manager {
         renderTextfile(startTimeMs, checks),
         {
           mode: 0o644,
+          sync: false,
         },
       );
     } catch (e) {
@@ -201,19 +209,19 @@ export function createManager(options: ManagerOptions): Manager {
     if (urgent) {
       persistTimers.get(name)?.cancel();
       persistTimers.delete(name);
-      void writeState(name);
+      void writeState(name, true);
     } else if (!persistTimers.has(name)) {
       persistTimers.set(
         name,
-        clock.setTimer(writeDelayMs, () => {
+        clock.setTimer(stateDelayMs, () => {
           persistTimers.delete(name);
-          void writeState(name);
+          void writeState(name, false);
         }),
       );
     }
     if (urgent) void writeTextfile();
     else if (!textfileTimer) {
-      textfileTimer = clock.setTimer(writeDelayMs, () => {
+      textfileTimer = clock.setTimer(textfileDelayMs, () => {
         textfileTimer = null;
         void writeTextfile();
       });
@@ -406,7 +414,7 @@ export function createManager(options: ManagerOptions): Manager {
       await Promise.all([...running.values()].map((e) => e.machine.stop()));
       for (const t of persistTimers.values()) t.cancel();
       persistTimers.clear();
-      await Promise.all([...running.keys()].map((name) => writeState(name)));
+      await Promise.all([...running.keys()].map((name) => writeState(name, true)));
       await writeTextfile();
     },
     list: (checksOnly) => list(checksOnly),

@@ -14,8 +14,15 @@ export interface DirEntry {
 export interface Fs {
   /** Reads a UTF-8 text file. */
   readText(path: string): Promise<string>;
-  /** Writes a file atomically (temp file, fsync, rename) so readers never see half a file. */
-  writeAtomic(path: string, data: string, options?: { mode?: number }): Promise<void>;
+  /**
+   * Writes a file atomically (temp file, rename) so readers never see half a file; with
+   * `sync` (the default) the data is flushed to disk before the rename.
+   */
+  writeAtomic(
+    path: string,
+    data: string,
+    options?: { mode?: number; sync?: boolean },
+  ): Promise<void>;
   /** Appends text to a file, creating it. */
   append(path: string, data: string): Promise<void>;
   /** Lists a directory, following symlinks; an absent directory lists as empty. */
@@ -112,8 +119,10 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
         mode: opts.mode ?? 0o600,
       });
       try {
-        await file.write(new TextEncoder().encode(data));
-        await file.sync();
+        const bytes = new TextEncoder().encode(data);
+        let off = 0;
+        while (off < bytes.length) off += await file.write(bytes.subarray(off));
+        if (opts.sync !== false) await file.sync();
       } finally {
         file.close();
       }

@@ -15,11 +15,14 @@ export { createDenoFs, type DenoFsOptions, type DirEntry, ensureDir, type Fs } f
 export {
   createDenoRunner,
   type DenoRunnerOptions,
+  limitConcurrency,
   type ProcessRunner,
   type RunRequest,
   type RunResult,
 } from "./process.ts";
 export {
+  createCachedResolver,
+  type ProgramResolverFn,
   resolveProgram,
   type ResolveProgramOptions,
   type ResolveProgramResult,

@@ -316,3 +316,33 @@ export function createDenoRunner(options: DenoRunnerOptions = {}): ProcessRunner
 
   return { run };
 }
+
+/**
+ * Limits how many programs run at once: a run past the limit waits for a free slot (its
+ * timeout starts when it really starts). Keeps a small device from forking hundreds of
+ * plugins when many checks fall due together.
+ */
+export function limitConcurrency(runner: ProcessRunner, max: number): ProcessRunner {
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(`max must be a positive integer: ${max}`);
+  }
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(request) {
+      if (running >= max) {
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      } else running++;
+      try {
+        if (request.signal?.aborted) {
+          return { kind: "aborted", durationMs: 0, stdout: "", stderr: "", truncated: false };
+        }
+        return await runner.run(request);
+      } finally {
+        const next = waiting.shift();
+        if (next) next(); // hand the slot over
+        else running--;
+      }
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import {
   createDenoRunner,
+  limitConcurrency,
   type ProcessRunner,
   type RunRequest,
   type RunResult,
@@ -360,4 +361,33 @@ Deno.test("runner runs the plugin in the given working directory", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("limitConcurrency runs at most max programs at once and hands slots over in order", async () => {
+  let inFlight = 0;
+  let peak = 0;
+  const order: string[] = [];
+  const gates: (() => void)[] = [];
+  const slow: ProcessRunner = {
+    async run(req) {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      order.push(req.cmd);
+      await new Promise<void>((r) => gates.push(r));
+      inFlight--;
+      return { kind: "exited", code: 0, stdout: "", stderr: "", truncated: false, durationMs: 0 };
+    },
+  };
+  const limited = limitConcurrency(slow, 2);
+  const req = (cmd: string) => ({ cmd, args: [], env: {}, timeoutMs: 1000, maxOutputBytes: 10 });
+  const all = ["a", "b", "c", "d"].map((c) => limited.run(req(c)));
+  await new Promise((r) => setTimeout(r, 0));
+  deepEqual(order, ["a", "b"]);
+  while (order.length < 4 || gates.length) {
+    gates.shift()?.();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await Promise.all(all);
+  deepEqual(order, ["a", "b", "c", "d"]);
+  equal(peak, 2);
 });

@@ -159,3 +159,31 @@ export async function resolveProgram(
     });
   }
 }
+
+/** A program resolver, as resolveProgram. */
+export type ProgramResolverFn = (
+  nameOrPath: string,
+  options: ResolveProgramOptions,
+) => Promise<ResolveProgramResult>;
+
+/**
+ * Wraps resolveProgram with a cache of successful resolutions for `ttlMs`: a check at a short
+ * interval would otherwise pay about nine file-system calls per run. Failures are never cached,
+ * so a missing plugin is looked for again on every run and reported each time.
+ */
+export function createCachedResolver(
+  ttlMs = 60_000,
+  resolve: ProgramResolverFn = resolveProgram,
+  now: () => number = () => performance.now(),
+): ProgramResolverFn {
+  const cache = new Map<string, { path: string; atMs: number }>();
+  return async (nameOrPath, options) => {
+    const key = JSON.stringify([nameOrPath, options.searchDirs, options.allowedDirs]);
+    const hit = cache.get(key);
+    if (hit && now() - hit.atMs < ttlMs) return { ok: true, path: hit.path };
+    const r = await resolve(nameOrPath, options);
+    if (r.ok) cache.set(key, { path: r.path, atMs: now() });
+    else cache.delete(key);
+    return r;
+  };
+}

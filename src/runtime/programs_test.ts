@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { resolveProgram } from "./programs.ts";
+import { createCachedResolver, resolveProgram } from "./programs.ts";
+import { ScoutError } from "../errors.ts";
 
 /** A temp tree: allowed/ (plugins), outside/ (not allowed), allowed-evil/ (prefix sibling). */
 async function tree(): Promise<{ root: string; allowed: string; cleanup: () => Promise<void> }> {
@@ -241,4 +242,28 @@ Deno.test({
   const dir = PLUGINS;
   const r = await resolveProgram("check_dummy", { searchDirs: [dir], allowedDirs: [dir] });
   deepEqual(r, { ok: true, path: `${dir}/check_dummy` });
+});
+
+Deno.test("cached resolver reuses a success within its ttl and never caches a failure", async () => {
+  let calls = 0;
+  let exists = true;
+  let t = 0;
+  const fake = (name: string) => {
+    calls++;
+    return Promise.resolve(
+      exists
+        ? { ok: true as const, path: `/p/${name}` }
+        : { ok: false as const, error: new ScoutError("PLUGIN_NOT_FOUND", "gone") },
+    );
+  };
+  const cached = createCachedResolver(1000, fake, () => t);
+  const opts = { searchDirs: ["/p"], allowedDirs: ["/p"] };
+  await cached("x", opts);
+  await cached("x", opts);
+  equal(calls, 1);
+  t = 1001;
+  exists = false;
+  equal((await cached("x", opts)).ok, false);
+  equal((await cached("x", opts)).ok, false);
+  equal(calls, 3);
 });
