@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     noSplay: opts.noSplay,
     maxOutputBytes: 65536,
     rescanMs: 30_000,
+    maxConcurrent: 32,
     printEvents: false,
   }, {
     runner,

@@ -42,8 +42,16 @@ export const PERMISSION_SET = "agent";
  */
 export const HEAP_CAP_MB = 64;
 
-/** The --v8-flags argument carrying the heap cap. */
-export const V8_FLAGS = `--v8-flags=--max-old-space-size=${HEAP_CAP_MB}`;
+/**
+ * V8 semi-space (young generation) cap in MB. The default lets the young generation grow to
+ * 16 MB and more; at 1 MB the agent with 100 checks measured about 10 MB less RSS, for more
+ * frequent (cheap) scavenges.
+ */
+export const SEMI_SPACE_MB = 1;
+
+/** The --v8-flags argument carrying the heap caps; deno.json's start and scout tasks use the same. */
+export const V8_FLAGS =
+  `--v8-flags=--max-old-space-size=${HEAP_CAP_MB},--max-semi-space-size=${SEMI_SPACE_MB}`;
 
 /** Repository root (the folder above scripts/), where the commands run. */
 export const ROOT: string = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(

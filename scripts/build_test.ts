@@ -15,6 +15,7 @@ import {
   ROOT,
   shellQuote,
   TARGETS,
+  V8_FLAGS,
 } from "./build.ts";
 import {
   arm64DenoCached,
@@ -126,9 +127,7 @@ Deno.test("printed commands carry --no-prompt, the heap cap, --target and --outp
   TARGETS.forEach((target, i) => {
     const words = shellSplit(lines[i]!);
     ok(words.includes("--no-prompt"), lines[i]);
-    deepEqual(words.filter((w) => w.startsWith("--v8-flags")), [
-      `--v8-flags=--max-old-space-size=${HEAP_CAP_MB}`,
-    ]);
+    deepEqual(words.filter((w) => w.startsWith("--v8-flags")), [V8_FLAGS]);
     equal(words[words.indexOf("--target") + 1], target);
     equal(words[words.indexOf("--output") + 1], `dist/scout-${target}`);
     equal(words.filter((w) => w === "--target").length, 1);
@@ -149,7 +148,7 @@ Deno.test("compileArgs puts the given permission flags before the entry point", 
     "--no-check",
     "--no-prompt",
     "--allow-read",
-    `--v8-flags=--max-old-space-size=${HEAP_CAP_MB}`,
+    V8_FLAGS,
     "--target",
     "x86_64-unknown-linux-gnu",
     "--output",
@@ -416,4 +415,11 @@ Deno.test({
     const deno = await ensureArm64Deno(() => {});
     equal(await emulatedArch(deno, await hostDenoDir()), "aarch64");
   },
+});
+
+Deno.test("deno.json's start and scout tasks run the agent with the binary's V8 flags", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (const task of ["start", "scout"]) {
+    ok(String(config.tasks[task]).includes(`-P=agent ${V8_FLAGS} main.ts`), task);
+  }
 });

@@ -3,6 +3,7 @@ import { formatError, ScoutError } from "../errors.ts";
 import {
   createPrometheusCounters,
   EXIT_LOAD_ERROR,
+  FORMAT_OPTIONS,
   type GossHost,
   type GossResourceType,
   type GossResults,
@@ -110,6 +111,11 @@ function parse(args: string[], io: CliIo): Parsed {
   const env = (n: string) => safeEnv(io, n);
   const format = values.format ?? env("GOSS_FMT") ?? "rspecish";
   if (!isOutputFormat(format)) throw usage(`bad output format: ${format}`);
+  for (const o of values["format-options"] ?? []) {
+    if (!(FORMAT_OPTIONS as readonly string[]).includes(o)) {
+      throw usage(`bad format option: ${o} (valid: ${FORMAT_OPTIONS.join(", ")})`);
+    }
+  }
   const mc = values["max-concurrent"] ?? "50";
   if (!/^[1-9][0-9]*$/.test(mc)) {
     throw usage(`--max-concurrent must be a positive integer, got "${mc}"`);

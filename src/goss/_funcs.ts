@@ -17,6 +17,16 @@ export interface FuncHost {
   readFile?: (path: string) => Promise<string>;
   /** An environment variable for `getEnv`, `env` and `expandenv`. */
   env: (name: string) => string | undefined;
+  /** Rules from the network: regexes prone to catastrophic backtracking are refused. */
+  untrusted?: boolean;
+}
+
+/** Largest string or list a template function may build (a runaway `repeat` is an error, not an OOM). */
+export const MAX_BUILT = 16 * 1024 * 1024;
+
+function capped(n: number, what: string): number {
+  if (n > MAX_BUILT) throw new Error(`${what} would exceed ${MAX_BUILT} elements`);
+  return n;
 }
 
 function str(v: unknown): string {
@@ -124,13 +134,18 @@ function title(s: string): string {
 
 /** The functions available to gossfile templates (goss's own take precedence over Sprig's). */
 export function templateFuncs(host: FuncHost): FuncMap {
+  const rx = (pattern: unknown) => compileRe2(str(pattern), { untrusted: host.untrusted ?? false });
   const sprig: Record<string, TemplateFunc> = {
     // strings
     upper: (s) => str(s).toUpperCase(),
     lower: (s) => str(s).toLowerCase(),
     title: (s) => title(str(s)),
     untitle: (s) => str(s).replace(/\b([A-Z])/g, (c) => c.toLowerCase()),
-    repeat: (n, s) => str(s).repeat(Math.max(0, toInt(n))),
+    repeat: (n, s) => {
+      const count = Math.max(0, toInt(n));
+      capped(count * str(s).length, "repeat");
+      return str(s).repeat(count);
+    },
     substr: (start, end, s) => {
       const t = str(s);
       const a = toInt(start);
@@ -223,18 +238,16 @@ export function templateFuncs(host: FuncHost): FuncMap {
     b64enc: (s) => b64enc(str(s)),
     b64dec: (s) => b64dec(str(s)),
     // regex (RE2)
-    regexFind: (re, s) => compileRe2(str(re)).exec(str(s))?.[0] ?? "",
+    regexFind: (re, s) => rx(re).exec(str(s))?.[0] ?? "",
     regexFindAll: (re, s, n) => {
-      const all = [...str(s).matchAll(global(compileRe2(str(re))))].map((m) => m[0]);
+      const all = [...str(s).matchAll(global(rx(re)))].map((m) => m[0]);
       const c = toInt(n);
       return c < 0 ? all : all.slice(0, c);
     },
-    regexReplaceAll: (re, s, repl) =>
-      str(s).replace(global(compileRe2(str(re))), goRegexReplacement(str(repl))),
-    regexReplaceAllLiteral: (re, s, repl) =>
-      str(s).replace(global(compileRe2(str(re))), () => str(repl)),
+    regexReplaceAll: (re, s, repl) => str(s).replace(global(rx(re)), goRegexReplacement(str(repl))),
+    regexReplaceAllLiteral: (re, s, repl) => str(s).replace(global(rx(re)), () => str(repl)),
     regexSplit: (re, s, n) => {
-      const parts = str(s).split(compileRe2(str(re)));
+      const parts = str(s).split(rx(re));
       const c = toInt(n);
       return c < 0 ? parts : parts.slice(0, c);
     },
@@ -274,11 +287,12 @@ export function templateFuncs(host: FuncHost): FuncMap {
       list(v, "without").filter((x) => !xs.some((y) => goJson(y) === goJson(x))),
     has: (needle, v) => list(v, "has").some((x) => goJson(x) === goJson(needle)),
     compact: (v) => list(v, "compact").filter((x) => !isEmpty(x)),
-    until: (n) => Array.from({ length: Math.max(0, toInt(n)) }, (_, i) => i),
+    until: (n) => Array.from({ length: capped(Math.max(0, toInt(n)), "until") }, (_, i) => i),
     untilStep: (start, stop, step) => {
       const out: number[] = [];
       const s = toInt(step);
       if (s === 0) return out;
+      capped(Math.abs((toInt(stop) - toInt(start)) / s), "untilStep");
       for (let i = toInt(start); s > 0 ? i < toInt(stop) : i > toInt(stop); i += s) out.push(i);
       return out;
     },
@@ -291,6 +305,7 @@ export function templateFuncs(host: FuncHost): FuncMap {
         : [n[0]!, n[1]!, n[2]!];
       const out: number[] = [];
       if (step === 0) return "";
+      capped(Math.abs((b - a) / step), "seq");
       for (let i = a; step > 0 ? i <= b : i >= b; i += step) out.push(i);
       return out.join(" ");
     },
@@ -391,14 +406,14 @@ export function templateFuncs(host: FuncHost): FuncMap {
       return (await host.readFile(str(path))).trim();
     },
     regexMatch: (re, s) => {
-      const r = compileRe2(str(re));
+      const r = rx(re);
       r.lastIndex = 0;
       return r.test(str(s));
     },
     toLower: (s) => str(s).toLowerCase(),
     toUpper: (s) => str(s).toUpperCase(),
     findStringSubmatch: (re, s) => {
-      const m = compileRe2(str(re)).exec(str(s));
+      const m = rx(re).exec(str(s));
       const out: Record<string, unknown> = {};
       if (!m) return out;
       if (m.groups && Object.keys(m.groups).length) {

@@ -18,7 +18,7 @@ import {
   sprintV,
 } from "./_gofmt.ts";
 import { gjsonGet, gjsonValid } from "./_gjson.ts";
-import { compileRe2, RegexSyntaxError } from "./_regexp.ts";
+import { compileRe2, RegexRefusedError, RegexSyntaxError } from "./_regexp.ts";
 import { parseSemver, parseSemverRange, type SemVer } from "./_semver.ts";
 
 /** What a matcher reports about a failed (or passed) test, as goss's MatcherResult. */
@@ -271,8 +271,8 @@ const STRING_OP_TEXT: Record<StringOp, [string, string]> = {
 
 /** have-prefix, have-suffix, contain-substring and match-regexp on a string. */
 export class StringMatcher extends Matcher {
-  /** Tests `op` with `arg`. */
-  constructor(readonly op: StringOp, readonly arg: string) {
+  /** Tests `op` with `arg`; `untrusted` refuses regexes prone to catastrophic backtracking. */
+  constructor(readonly op: StringOp, readonly arg: string, readonly untrusted = false) {
     super();
   }
   match(actual: unknown): boolean {
@@ -292,10 +292,11 @@ export class StringMatcher extends Matcher {
         return actual.includes(this.arg);
       case "match-regexp":
         try {
-          const re = compileRe2(this.arg);
+          const re = compileRe2(this.arg, { untrusted: this.untrusted });
           re.lastIndex = 0;
           return re.test(actual);
         } catch (e) {
+          if (e instanceof RegexRefusedError) throw new MatchError(e.message);
           if (e instanceof RegexSyntaxError) {
             throw new MatchError(`RegExp match failed to compile with error:\n\t${e.message}`);
           }
@@ -689,7 +690,7 @@ export interface LinePattern {
 }
 
 /** Parses one line pattern: `foo`, `!foo`, `\!foo`, `/re/`, `!/re/`, `/re/i` (flags i, m, s). */
-export function parseLinePattern(s: string): LinePattern {
+export function parseLinePattern(s: string, untrusted = false): LinePattern {
   const inverse = s.startsWith("!");
   const rx = /^!?\/(.*)\/([ims]*)$/s.exec(s);
   if ((s.startsWith("/") || s.startsWith("!/")) && rx && s.length >= 2) {
@@ -699,7 +700,7 @@ export function parseLinePattern(s: string): LinePattern {
     clean = clean.slice(0, clean.length - flags.length);
     if (clean.endsWith("/")) clean = clean.slice(0, -1);
     const source = flags ? `(?${flags})${clean}` : clean;
-    const re = compileRe2(source);
+    const re = compileRe2(source, { untrusted });
     return {
       pattern: s,
       inverse,
@@ -726,7 +727,7 @@ export class HavePatternsMatcher extends Matcher {
   private missing: string[] | undefined;
   private found: string[] | undefined;
   /** `elements` is the list as written (strings). */
-  constructor(readonly elements: unknown) {
+  constructor(readonly elements: unknown, readonly untrusted = false) {
     super();
   }
   match(actual: unknown): boolean {
@@ -750,7 +751,7 @@ export class HavePatternsMatcher extends Matcher {
     }
     let notFound: LinePattern[];
     try {
-      notFound = elements.map(parseLinePattern);
+      notFound = elements.map((e) => parseLinePattern(e, this.untrusted));
     } catch (e) {
       throw new MatchError((e as Error).message);
     }
@@ -809,13 +810,20 @@ function invalidArg(name: string, expected: string, value: unknown): MatcherSynt
   );
 }
 
-function sliceOf(value: unknown, name: string): Matcher[] {
+function sliceOf(value: unknown, name: string, options: BuildOptions): Matcher[] {
   if (!Array.isArray(value)) throw invalidArg(name, "array", value);
-  return value.map(buildMatcher);
+  return value.map((v) => buildMatcher(v, options));
+}
+
+/** Options of buildMatcher. */
+export interface BuildOptions {
+  /** Rules from the network: regexes prone to catastrophic backtracking are refused. @default false */
+  untrusted?: boolean;
 }
 
 /** Builds the matcher for an expected value as written in the gossfile (goss matcherToGomegaMatcher). */
-export function buildMatcher(expected: unknown): Matcher {
+export function buildMatcher(expected: unknown, options: BuildOptions = {}): Matcher {
+  const untrusted = options.untrusted ?? false;
   if (typeof expected === "string") {
     return new WithTransform(toStringTransform, new EqualMatcher(expected));
   }
@@ -823,7 +831,7 @@ export function buildMatcher(expected: unknown): Matcher {
     return new WithTransform(toNumericTransform, new NumericMatcher("eq", expected));
   }
   if (typeof expected === "boolean") return new EqualMatcher(expected);
-  if (Array.isArray(expected)) return new ContainElementsMatcher(sliceOf(expected, ""));
+  if (Array.isArray(expected)) return new ContainElementsMatcher(sliceOf(expected, "", options));
   if (expected === null || expected === undefined) {
     throw new MatcherSyntaxError("Syntax Error: Missing required attribute");
   }
@@ -847,33 +855,36 @@ export function buildMatcher(expected: unknown): Matcher {
     case "match-regexp":
     case "contain-substring":
       if (typeof value !== "string") throw invalidArg(type, "string", value);
-      return new WithTransform(toStringTransform, new StringMatcher(type, value));
+      return new WithTransform(toStringTransform, new StringMatcher(type, value, untrusted));
     case "have-len":
       if (typeof value !== "number") throw invalidArg("have-len", "numeric", value);
       return new HaveLenMatcher(Math.trunc(value));
     case "have-patterns":
       if (!Array.isArray(value)) throw invalidArg("have-patterns", "array", value);
-      return new WithTransform(toStringTransform, new HavePatternsMatcher(value));
+      return new WithTransform(toStringTransform, new HavePatternsMatcher(value, untrusted));
     case "have-key":
-      return new HaveKeyMatcher(buildMatcher(value));
+      return new HaveKeyMatcher(buildMatcher(value, options));
     case "contain-element":
       if (!(isPlainObject(value) || typeof value === "string" || typeof value === "number")) {
         throw invalidArg("contain-element", "matcher, string or numeric", value);
       }
-      return new WithTransform(toArrayTransform, new ContainElementMatcher(buildMatcher(value)));
+      return new WithTransform(
+        toArrayTransform,
+        new ContainElementMatcher(buildMatcher(value, options)),
+      );
     case "contain-elements":
       return new WithTransform(
         toArrayTransform,
-        new ContainElementsMatcher(sliceOf(value, "contains-elements")),
+        new ContainElementsMatcher(sliceOf(value, "contains-elements", options)),
       );
     case "not":
-      return new NotMatcher(buildMatcher(value));
+      return new NotMatcher(buildMatcher(value, options));
     case "consist-of":
-      return new ConsistOfMatcher(sliceOf(value, "consist-of"));
+      return new ConsistOfMatcher(sliceOf(value, "consist-of", options));
     case "and":
-      return new AndMatcher(sliceOf(value, "and"));
+      return new AndMatcher(sliceOf(value, "and", options));
     case "or":
-      return new OrMatcher(sliceOf(value, "or"));
+      return new OrMatcher(sliceOf(value, "or", options));
     case "gt":
     case "ge":
     case "lt":
@@ -885,7 +896,7 @@ export function buildMatcher(expected: unknown): Matcher {
     case "gjson": {
       if (!isPlainObject(value)) throw invalidArg("gjson", "map", value);
       const subs = Object.keys(value).sort().map((path) =>
-        new WithTransform(gjsonTransform(path), buildMatcher(value[path]))
+        new WithTransform(gjsonTransform(path), buildMatcher(value[path], options))
       );
       return new AndMatcher(subs);
     }

@@ -19,6 +19,8 @@ export interface GossResource {
   file: string;
   /** 1-based line of the key in that file (after templating); 0 when unknown. */
   line: number;
+  /** 1-based line of each attribute, when known. */
+  attrLines?: Record<string, number>;
 }
 
 /** A gossfile with its includes loaded, templated and merged. */

@@ -135,10 +135,25 @@ interface Frame {
   wrappers: string[];
   /** Output offset where the group's body starts. */
   start: number;
+  /** The group contains a repetition or an alternation (backtracking risk when repeated). */
+  risky: boolean;
+}
+
+/** A translated pattern. */
+interface Translation {
+  /** JavaScript source for `new RegExp(source, "u")`. */
+  source: string;
+  /** A repeated group itself repeats or alternates: exponential backtracking is possible in JS. */
+  backtracking: boolean;
 }
 
 /** Translates an RE2 pattern to JavaScript source for `new RegExp(source, "u")`. */
 export function translateRe2(pattern: string): string {
+  return translate(pattern).source;
+}
+
+function translate(pattern: string): Translation {
+  let backtracking = false;
   let out = "";
   let i = 0;
   const names = new Set<string>();
@@ -146,8 +161,9 @@ export function translateRe2(pattern: string): string {
     flags: { i: false, m: false, s: false, U: false },
     wrappers: [],
     start: 0,
+    risky: false,
   }];
-  let lastAtom: { start: number; quantified: boolean } | null = null;
+  let lastAtom: { start: number; quantified: boolean; risky?: boolean } | null = null;
   const top = () => frames[frames.length - 1]!;
   const fail = (code: string, expr: string): never => {
     throw new RegexSyntaxError(code, expr);
@@ -295,7 +311,7 @@ export function translateRe2(pattern: string): string {
   };
 
   const applyQuantifier = (q: string, qStart: number) => {
-    const atom = lastAtom as { start: number; quantified: boolean } | null;
+    const atom = lastAtom as { start: number; quantified: boolean; risky?: boolean } | null;
     if (atom === null) fail("missing argument to repetition operator", pattern.slice(qStart, i));
     if (atom!.quantified) {
       fail("invalid nested repetition operator", pattern.slice(qStart - 1 < 0 ? 0 : qStart - 1, i));
@@ -308,6 +324,10 @@ export function translateRe2(pattern: string): string {
     if (top().flags.U) lazy = !lazy;
     out += q + (lazy ? "?" : "");
     atom!.quantified = true;
+    if (atom!.risky && q !== "?" && !/^\{(\d+)(,\1)?\}$/.test(q) && q !== "{0,1}") {
+      backtracking = true;
+    }
+    top().risky = true;
   };
 
   while (i < pattern.length) {
@@ -368,7 +388,7 @@ export function translateRe2(pattern: string): string {
             names.add(name);
             out += `(?<${name}>`;
             i += 2 + m[0].length;
-            frames.push({ flags: { ...f.flags }, wrappers: [], start: out.length });
+            frames.push({ flags: { ...f.flags }, wrappers: [], start: out.length, risky: false });
             lastAtom = null;
             continue;
           }
@@ -391,7 +411,7 @@ export function translateRe2(pattern: string): string {
             i += 2 + m[0].length;
             if (m[3] === ":") {
               out += mod ? `(?${mod}:` : "(?:";
-              frames.push({ flags, wrappers: [], start: out.length });
+              frames.push({ flags, wrappers: [], start: out.length, risky: false });
             } else {
               // (?flags) applies to the rest of the current group.
               if (mod) {
@@ -407,7 +427,7 @@ export function translateRe2(pattern: string): string {
         }
         out += "(";
         i++;
-        frames.push({ flags: { ...f.flags }, wrappers: [], start: out.length });
+        frames.push({ flags: { ...f.flags }, wrappers: [], start: out.length, risky: false });
         lastAtom = null;
         continue;
       }
@@ -416,13 +436,15 @@ export function translateRe2(pattern: string): string {
         const fr = frames.pop()!;
         out += ")".repeat(fr.wrappers.length) + ")";
         i++;
+        if (fr.risky) top().risky = true;
         // The whole group is the atom a quantifier applies to.
-        lastAtom = { start: fr.start, quantified: false };
+        lastAtom = { start: fr.start, quantified: false, risky: fr.risky };
         continue;
       }
       case "|": {
         // Close inline-flag wrappers around the alternative and reopen them after the bar.
         out += ")".repeat(f.wrappers.length) + "|" + f.wrappers.map((w) => `(?${w}:`).join("");
+        f.risky = true;
         i++;
         lastAtom = null;
         continue;
@@ -473,7 +495,7 @@ export function translateRe2(pattern: string): string {
   }
   if (frames.length > 1) fail("missing closing )", pattern);
   out += ")".repeat(frames[0]!.wrappers.length);
-  return out;
+  return { source: out, backtracking };
 }
 
 function modifier(from: Flags, to: Flags): string {
@@ -487,27 +509,43 @@ function modifier(from: Flags, to: Flags): string {
   return off ? `${on}-${off}` : on;
 }
 
-const CACHE = new Map<string, RegExp>();
-
-/** Compiles a Go RE2 pattern into an equivalent JavaScript RegExp (cached); throws RegexSyntaxError. */
-export function compileRe2(pattern: string): RegExp {
-  const hit = CACHE.get(pattern);
-  if (hit) return hit;
-  const source = translateRe2(pattern);
-  let re: RegExp;
-  try {
-    re = new RegExp(source, "u");
-  } catch (e) {
-    throw new RegexSyntaxError(`invalid regular expression (${(e as Error).message})`, pattern);
+/** A valid pattern refused for untrusted rules because JavaScript could backtrack exponentially. */
+export class RegexRefusedError extends Error {
+  /** Creates the error for a pattern. */
+  constructor(pattern: string) {
+    super(
+      `regular expression refused for untrusted rules: a repeated group that itself repeats or alternates can take exponential time: \`${pattern}\``,
+    );
+    this.name = "RegexRefusedError";
   }
-  if (CACHE.size > 500) CACHE.clear();
-  CACHE.set(pattern, re);
-  return re;
 }
 
-/** regexp.MatchString: true when the pattern matches anywhere in the text. */
-export function re2Test(pattern: string, text: string): boolean {
-  const re = compileRe2(pattern);
-  re.lastIndex = 0;
-  return re.test(text);
+/** Options of compileRe2. */
+export interface CompileOptions {
+  /** Refuse patterns prone to catastrophic backtracking (rules from the network). @default false */
+  untrusted?: boolean;
+}
+
+const CACHE = new Map<string, { re: RegExp; backtracking: boolean }>();
+
+/**
+ * Compiles a Go RE2 pattern into an equivalent JavaScript RegExp (cached); throws
+ * RegexSyntaxError, or RegexRefusedError for risky patterns when `untrusted`.
+ */
+export function compileRe2(pattern: string, options: CompileOptions = {}): RegExp {
+  let hit = CACHE.get(pattern);
+  if (!hit) {
+    const t = translate(pattern);
+    let re: RegExp;
+    try {
+      re = new RegExp(t.source, "u");
+    } catch (e) {
+      throw new RegexSyntaxError(`invalid regular expression (${(e as Error).message})`, pattern);
+    }
+    if (CACHE.size > 500) CACHE.clear();
+    hit = { re, backtracking: t.backtracking };
+    CACHE.set(pattern, hit);
+  }
+  if (options.untrusted && hit.backtracking) throw new RegexRefusedError(pattern);
+  return hit.re;
 }

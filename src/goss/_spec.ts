@@ -114,13 +114,32 @@ function parseYaml(text: string, file: string, what: string): Parsed {
       for (const p of typePair.value.items) {
         if (!isPair(p) || !isScalar(p.key)) continue;
         const range = (p.key as Scalar).range;
-        if (range) {
-          lines.set(`${type}\u0000${String((p.key as Scalar).value)}`, lc.linePos(range[0]).line);
+        const rkey = `${type}\u0000${String((p.key as Scalar).value)}`;
+        if (range) lines.set(rkey, lc.linePos(range[0]).line);
+        if (!isMap(p.value)) continue;
+        for (const a of p.value.items) {
+          const ar = isPair(a) && isScalar(a.key) ? (a.key as Scalar).range : undefined;
+          if (ar) {
+            lines.set(`${rkey}\u0000${String((a.key as Scalar).value)}`, lc.linePos(ar[0]).line);
+          }
         }
       }
     }
   }
-  return { value: doc.toJS({ maxAliasCount: 1000 }), lines };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    throw locError(
+      "CONFIG_YAML",
+      `invalid ${what}: ${(e as Error).message}`,
+      file,
+      1,
+      1,
+      "expand the YAML aliases",
+    );
+  }
+  return { value, lines };
 }
 
 /** Offset of the first JSON syntax error (V8's messages do not always say where). */
@@ -210,6 +229,20 @@ function parseJson(text: string, file: string, what: string): Parsed {
   }
 }
 
+function attrLinesOf(
+  parsed: Parsed,
+  type: string,
+  key: string,
+  attrs: Attrs,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of Object.keys(attrs)) {
+    const l = parsed.lines.get(`${type}\u0000${key}\u0000${a}`);
+    if (l !== undefined) out[a] = l;
+  }
+  return out;
+}
+
 /** Parses vars text: JSON when it looks like JSON, else YAML; must be a map (or empty). */
 function parseVars(text: string, file: string): Record<string, unknown> {
   const trimmed = text.trim();
@@ -293,6 +326,7 @@ async function render(text: string, file: string, state: LoadState): Promise<str
   const host = state.options.host;
   const funcs = templateFuncs({
     env: (n) => host.env(n),
+    untrusted: state.options.untrusted ?? false,
     ...(state.options.untrusted
       ? {}
       : { readFile: async (p: string) => decoder.decode(await host.readFile(p)) }),
@@ -385,7 +419,17 @@ async function loadFile(
         prev.attrs = attrs;
         prev.file = path;
         prev.line = line;
-      } else state.merged.set(id, { type, key, attrs, file: path, line });
+        prev.attrLines = attrLinesOf(parsed, type, key, attrs);
+      } else {
+        state.merged.set(id, {
+          type,
+          key,
+          attrs,
+          file: path,
+          line,
+          attrLines: attrLinesOf(parsed, type, key, attrs),
+        });
+      }
     }
   }
   includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -498,22 +542,27 @@ export function checkAttributes(
       ...(t.idAttr ? [t.idAttr] : []),
       ...Object.keys(ATTRIBUTE_ALIASES[t.type] ?? {}),
     ]);
-    const where = (msg: string, hint: string) =>
-      locError("CONFIG_INVALID", msg, r.file, r.line, 1, hint);
+    const where = (msg: string, hint: string, attr?: string) =>
+      locError("CONFIG_INVALID", msg, r.file, (attr && r.attrLines?.[attr]) || r.line, 1, hint);
     for (const attr of Object.keys(r.attrs)) {
       if (!allowed.has(attr)) {
         throw where(
           `invalid Attribute for ${t.resultType}:${r.key}: ${attr}`,
           `${t.type} takes: ${[...allowed].sort().join(", ")}`,
+          attr,
         );
       }
     }
     const { skip, title, meta } = r.attrs;
     if (skip !== undefined && skip !== null && typeof skip !== "boolean") {
-      throw where(`${t.resultType}:${r.key}: skip must be true or false`, "write `skip: true`");
+      throw where(
+        `${t.resultType}:${r.key}: skip must be true or false`,
+        "write `skip: true`",
+        "skip",
+      );
     }
     if (title !== undefined && title !== null && typeof title !== "string") {
-      throw where(`${t.resultType}:${r.key}: title must be a string`, "quote the title");
+      throw where(`${t.resultType}:${r.key}: title must be a string`, "quote the title", "title");
     }
     if (meta !== undefined && meta !== null && !isPlainObject(meta)) {
       throw where(

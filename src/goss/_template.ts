@@ -575,6 +575,13 @@ function describe(t: Token): string {
 
 // ---------------------------------------------------------------- exec
 
+/** Nesting limit of {{template}} calls (Go allows 100000; async JS frames are heavier). */
+export const MAX_TEMPLATE_DEPTH = 1000;
+/** Longest rendered gossfile, in characters. */
+export const MAX_TEMPLATE_OUTPUT = 64 * 1024 * 1024;
+/** Nodes executed before a template is considered runaway. */
+export const MAX_TEMPLATE_STEPS = 5_000_000;
+
 const BREAK = Symbol("break");
 const CONTINUE = Symbol("continue");
 
@@ -605,6 +612,7 @@ class Exec {
   private vars: { name: string; value: unknown }[] = [];
   private out = "";
   private depth = 0;
+  private steps = 0;
 
   constructor(
     private readonly funcs: FuncMap,
@@ -628,14 +636,27 @@ class Exec {
     return undefined;
   }
 
+  private emit(text: string, pos: number): void {
+    if (this.out.length + text.length > MAX_TEMPLATE_OUTPUT) {
+      throw new ExecError(`template output exceeds ${MAX_TEMPLATE_OUTPUT} characters`, pos);
+    }
+    this.out += text;
+  }
+
   private async walk(n: Node, dot: unknown): Promise<typeof BREAK | typeof CONTINUE | undefined> {
+    if (++this.steps > MAX_TEMPLATE_STEPS) {
+      throw new ExecError(
+        `template execution exceeded ${MAX_TEMPLATE_STEPS} steps`,
+        "pos" in n ? n.pos : 0,
+      );
+    }
     switch (n.t) {
       case "text":
-        this.out += n.text;
+        this.emit(n.text, 0);
         return undefined;
       case "action": {
         const v = await this.evalPipe(dot, n.pipe);
-        if (n.pipe.decls.length === 0) this.out += printValue(v);
+        if (n.pipe.decls.length === 0) this.emit(printValue(v), n.pos);
         return undefined;
       }
       case "if":
@@ -662,8 +683,8 @@ class Exec {
             n.pos,
           );
         }
-        if (++this.depth > 100000) {
-          throw new ExecError("exceeded maximum template depth (100000)", n.pos);
+        if (++this.depth > MAX_TEMPLATE_DEPTH) {
+          throw new ExecError(`exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`, n.pos);
         }
         const v = n.pipe ? await this.evalPipe(dot, n.pipe) : null;
         const saved = this.vars;
@@ -684,6 +705,9 @@ class Exec {
     if (Array.isArray(v)) v.forEach((x, i) => items.push([i, x]));
     else if (isPlainObject(v)) { for (const k of Object.keys(v).sort()) items.push([k, v[k]]); }
     else if (typeof v === "number" && Number.isInteger(v)) {
+      if (v > MAX_TEMPLATE_STEPS) {
+        throw new ExecError(`range over ${v} exceeds ${MAX_TEMPLATE_STEPS} steps`, n.pos);
+      }
       for (let i = 0; i < v; i++) items.push([i, i]);
     } else if (v !== null && v !== undefined) {
       throw new ExecError(`range can't iterate over ${sprintV(v)}`, n.pos);

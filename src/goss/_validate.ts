@@ -157,9 +157,9 @@ export function testedAttributes(type: GossResourceType, attrs: Attrs): string[]
   });
 }
 
-/** Number of tests a spec will produce with these resource types. */
+/** Number of tests a spec will produce with these resource types (the engine's own included). */
 export function countTests(spec: GossSpec, types: readonly GossResourceType[]): number {
-  const byType = new Map(types.map((t) => [t.type, t]));
+  const byType = new Map(withEngineTypes(types).map((t) => [t.type, t]));
   let n = 0;
   for (const r of spec.resources) {
     const t = byType.get(r.type);
@@ -182,6 +182,7 @@ async function runResource(
   ctx: GossContext,
   refused: "fail" | "skip" | null,
   clock: Clock,
+  untrusted: boolean,
 ): Promise<GossTestResult[]> {
   const attrs = r.attrs;
   const id = resourceId(type, r.key, attrs);
@@ -247,8 +248,8 @@ async function runResource(
     const stream = isStream(type, attrs, name);
     try {
       matcher = stream && Array.isArray(expected)
-        ? new HavePatternsMatcher(expected)
-        : buildMatcher(expected);
+        ? new HavePatternsMatcher(expected, untrusted)
+        : buildMatcher(expected, { untrusted });
     } catch (e) {
       err = (e as Error).message;
     }
@@ -344,7 +345,7 @@ export async function validate(spec: GossSpec, options: ValidateOptions): Promis
       const r = resources[next++]!;
       const type = byType.get(r.type)!;
       const refused = untrusted && type.runsCommands ? policy : null;
-      groups.push(await runResource(r, type, ctx, refused, clock));
+      groups.push(await runResource(r, type, ctx, refused, clock, untrusted));
     }
   };
   await Promise.all(Array.from({ length: Math.min(workers, resources.length) }, worker));

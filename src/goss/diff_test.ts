@@ -15,13 +15,25 @@ Deno.test("changes keep one line of context like goss's diff", () => {
 });
 
 Deno.test("property: applying the diff's - and + lines reconstructs both texts when context covers all", () => {
-  fc.assert(fc.property(fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 6 }), fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 6 }), (x, y) => {
-    const a = x.join("\n");
-    const b = y.join("\n");
-    const d = unifiedDiff(a, b, 100);
-    if (a === b) return equal(d, "");
-    const body = d.split("\n").slice(3, -1);
-    equal(body.filter((l) => !l.startsWith("+")).map((l) => l.slice(1) + "\n").join(""), splitLines(a).join(""));
-    equal(body.filter((l) => !l.startsWith("-")).map((l) => l.slice(1) + "\n").join(""), splitLines(b).join(""));
-  }));
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 6 }),
+      fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 6 }),
+      (x, y) => {
+        const a = x.join("\n");
+        const b = y.join("\n");
+        const d = unifiedDiff(a, b, 100);
+        if (a === b) return equal(d, "");
+        const body = d.split("\n").slice(3, -1);
+        equal(
+          body.filter((l) => !l.startsWith("+")).map((l) => l.slice(1) + "\n").join(""),
+          splitLines(a).join(""),
+        );
+        equal(
+          body.filter((l) => !l.startsWith("-")).map((l) => l.slice(1) + "\n").join(""),
+          splitLines(b).join(""),
+        );
+      },
+    ),
+  );
 });

@@ -20,8 +20,18 @@ Deno.test("glob segments match like filepath.Match", () => {
 });
 
 Deno.test("globPaths expands each segment through the lister and returns sorted existing paths", async () => {
-  const tree: Record<string, string[]> = { "/it": ["goss", "x"], "/it/goss": ["goss-shared.yaml", "goss-serve.yaml", "dummy.yaml"] };
-  const got = await globPaths("/it/*/goss-s*.yaml", (d) => Promise.resolve(tree[d] ?? []), () => Promise.resolve(true));
+  const tree: Record<string, string[]> = {
+    "/it": ["goss", "x"],
+    "/it/goss": ["goss-shared.yaml", "goss-serve.yaml", "dummy.yaml"],
+  };
+  const got = await globPaths(
+    "/it/*/goss-s*.yaml",
+    (d) => Promise.resolve(tree[d] ?? []),
+    () => Promise.resolve(true),
+  );
   deepEqual(got, ["/it/goss/goss-serve.yaml", "/it/goss/goss-shared.yaml"]);
-  deepEqual(await globPaths("/it/none.yaml", () => Promise.resolve([]), () => Promise.resolve(false)), []);
+  deepEqual(
+    await globPaths("/it/none.yaml", () => Promise.resolve([]), () => Promise.resolve(false)),
+    [],
+  );
 });

@@ -1,6 +1,6 @@
 import { equal, ok, throws } from "node:assert/strict";
 import fc from "fast-check";
-import { compileRe2, RegexSyntaxError, translateRe2 } from "./_regexp.ts";
+import { compileRe2, RegexRefusedError, RegexSyntaxError, translateRe2 } from "./_regexp.ts";
 
 function matches(pattern: string, text: string): boolean {
   const re = compileRe2(pattern);
@@ -54,7 +54,11 @@ Deno.test("syntax RE2 refuses is rejected with Go's message", () => {
     ["\\p{Nope}", "error parsing regexp: invalid character class range: `\\p{Nope}`"],
   ];
   for (const [p, msg] of cases) {
-    throws(() => compileRe2(p), (e: unknown) => e instanceof RegexSyntaxError && e.message === msg, p);
+    throws(
+      () => compileRe2(p),
+      (e: unknown) => e instanceof RegexSyntaxError && e.message === msg,
+      p,
+    );
   }
 });
 
@@ -67,8 +71,20 @@ Deno.test("property: \\Q...\\E quotes any text literally", () => {
 Deno.test("property: patterns made of literals and simple operators agree with JavaScript", () => {
   const atom = fc.constantFrom("a", "b", ".", "[ab]", "[^a]", "\\d", "(a|b)", "x");
   const quant = fc.constantFrom("", "*", "+", "?", "{1,2}");
-  const pattern = fc.array(fc.tuple(atom, quant), { minLength: 1, maxLength: 5 }).map((xs) => xs.map(([a, q]) => a + q).join(""));
+  const pattern = fc.array(fc.tuple(atom, quant), { minLength: 1, maxLength: 5 }).map((xs) =>
+    xs.map(([a, q]) => a + q).join("")
+  );
   fc.assert(fc.property(pattern, fc.stringMatching(/^[abx1\n]{0,6}$/), (p, text) => {
     equal(matches(p, text), new RegExp(p).test(text), p);
   }));
+});
+
+Deno.test("untrusted rules refuse repeated groups that repeat or alternate (exponential backtracking in JS)", () => {
+  for (const p of ["(a+)+$", "(a*)*b", "(a|aa)+$", "((ab)*c)+", "(.*a){3,}"]) {
+    throws(() => compileRe2(p, { untrusted: true }), RegexRefusedError, p);
+    ok(compileRe2(p), "trusted rules keep full RE2 syntax");
+  }
+  for (const p of ["^a+b*$", "(ab)+", "(a|b)", "(a+)?", "(a+){2}", "[a-z]+\\d*"]) {
+    ok(compileRe2(p, { untrusted: true }), p);
+  }
 });

@@ -12,7 +12,9 @@ Deno.test("versions must be strict x.y.z with optional prerelease and build", ()
   ok(parseSemver("1.2.3"));
   ok(parseSemver("2.4.67-r0"));
   ok(parseSemver("1.0.0-alpha.1+build.5"));
-  for (const bad of ["1.2", "v1.2.3", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.x", ""]) equal(parseSemver(bad), null, bad);
+  for (const bad of ["1.2", "v1.2.3", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.x", ""]) {
+    equal(parseSemver(bad), null, bad);
+  }
 });
 
 Deno.test("ranges: operators, spaces as and, || as or, wildcards", () => {

@@ -262,3 +262,34 @@ Deno.test("property: a quoted string literal renders to its own value", async ()
     equal(await render(`{{ ${JSON.stringify(s).replace(/\\u([0-9a-f]{4})/g, "\\u$1")} }}`), s);
   }));
 });
+
+Deno.test("runaway templates stop with an error instead of exhausting memory", async () => {
+  equal(
+    (await renderError('{{ define "a" }}{{ template "a" }}{{ end }}{{ template "a" }}')).message,
+    "exceeded maximum template depth (1000)",
+  );
+  equal(
+    (await renderError("{{ range 100000000 }}x{{ end }}")).message,
+    "range over 100000000 exceeds 5000000 steps",
+  );
+  ok(
+    (await renderError('{{ repeat 100000000 "abc" }}')).message.startsWith(
+      "error calling repeat: repeat would exceed",
+    ),
+  );
+});
+
+Deno.test("untrusted templates refuse backtracking-prone regexes", async () => {
+  const strict = templateFuncs({ env: () => undefined, untrusted: true });
+  await rejects(
+    parseTemplate('{{ regexMatch "(a+)+$" "aaaa" }}', strict).execute({}),
+    /error calling regexMatch: regular expression refused for untrusted rules/,
+  );
+  equal(
+    await parseTemplate(
+      '{{ regexMatch "^(foo|bar)$" "foo" }}',
+      templateFuncs({ env: () => undefined }),
+    ).execute({}),
+    "true",
+  );
+});

@@ -2,6 +2,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { fakeHost, fakeNow } from "../../tests/fixtures/goss/fake_host.ts";
 import type { GossResource, GossSpec } from "./_model.ts";
 import {
+  countTests,
   formatRfc3339Nano,
   refusedMessage,
   resourceId,
@@ -253,4 +254,29 @@ Deno.test("matching with as-reader treats the content as a text stream", async (
   );
   deepEqual(res.results.map((r) => r.result), [0, 0, 1]);
   ok(res.results[2]!.err!.startsWith("ContainElements matcher expects"));
+});
+
+Deno.test("untrusted rules refuse backtracking-prone regexes in matchers and line patterns", async () => {
+  const res = await validate(
+    spec([
+      ["matching", "re", { content: "aaaa", matches: { "match-regexp": "(a+)+$" } }],
+      ["matching", "lines", { "as-reader": true, content: "aaaa", matches: ["/(a|aa)+$/"] }],
+    ], true),
+    opts([], { maxConcurrent: 1 }),
+  );
+  ok(
+    res.results.every((r) =>
+      r.result === 1 && r.err!.startsWith("regular expression refused for untrusted rules")
+    ),
+    JSON.stringify(res.results.map((r) => r.err)),
+  );
+});
+
+Deno.test("countTests counts the tests a spec will produce, matching included", () => {
+  const s = spec([
+    ["matching", "m", { content: 1, matches: 1 }],
+    ["file", "/f", { exists: true, contents: [], mode: null }],
+    ["frob", "x", { on: true }],
+  ]);
+  equal(countTests(s, [fileType({})]), 2);
 });

@@ -156,27 +156,37 @@ export function createManager(options: ManagerOptions): Manager {
   const files = new Map<string, FileRecord>();
   const running = new Map<string, { machine: HostedMachine; file: string }>();
   const persistTimers = new Map<string, Timer>();
-  const writing = new Map<string, Promise<void>>();
   const startTimeMs = clock.now();
   let textfileTimer: Timer | null = null;
   let reloading: Promise<LoadReport> | null = null;
   const schemas = watcherSchemas();
   const stateFile = (name: string) => `${options.stateDir}/machines/${name}.json`;
 
-  async function writeState(name: string, sync: boolean): Promise<void> {
-    const prev = writing.get(name);
-    if (prev) await prev;
-    const entry = running.get(name);
-    if (!entry) return;
-    const p = fs.writeAtomic(stateFile(name), JSON.stringify(entry.machine.snapshot()) + "\n", {
-      sync,
-    })
-      .catch((e) =>
-        logger.error("cannot write machine state", { machine: name, error: formatError(e) })
-      );
-    writing.set(name, p);
-    await p;
-    if (writing.get(name) === p) writing.delete(name);
+  // State files are written one at a time through this queue: many concurrent writes would
+  // grow Deno's blocking thread pool (and the agent's memory) for no gain.
+  const queued = new Map<string, boolean>();
+  let draining: Promise<void> | null = null;
+
+  function writeState(name: string, sync: boolean): Promise<void> {
+    queued.set(name, (queued.get(name) ?? false) || sync);
+    draining ??= drain();
+    return draining;
+  }
+
+  async function drain(): Promise<void> {
+    for (const [name, sync] of queued) {
+      queued.delete(name);
+      const entry = running.get(name);
+      if (!entry) continue;
+      try {
+        await fs.writeAtomic(stateFile(name), JSON.stringify(entry.machine.snapshot()) + "\n", {
+          sync,
+        });
+      } catch (e) {
+        logger.error("cannot write machine state", { machine: name, error: formatError(e) });
+      }
+    }
+    draining = null;
   }
 
   async function writeTextfile(): Promise<void> {
@@ -351,6 +361,8 @@ export function createManager(options: ManagerOptions): Manager {
       else {
         persistTimers.get(name)?.cancel();
         persistTimers.delete(name);
+        queued.delete(name);
+        await draining;
         await fs.remove(stateFile(name)).catch(() => {});
       }
     }
