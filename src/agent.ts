@@ -13,6 +13,7 @@ import {
   createCachedResolver,
   createConsoleLogger,
   createDenoFs,
+  createDenoGossHost,
   createDenoRunner,
   ensureDir,
   limitConcurrency,
@@ -164,6 +165,7 @@ export async function startAgent(
       if (line) Deno.stdout.writeSync(out.encode(line + "\n"));
     }
   };
+  const runner = limitConcurrency(overrides.runner ?? createDenoRunner(), config.maxConcurrent);
   const manager = createManager({
     fs,
     clock,
@@ -181,8 +183,9 @@ export async function startAgent(
     watcherDeps: {
       clock,
       logger,
-      runner: limitConcurrency(overrides.runner ?? createDenoRunner(), config.maxConcurrent),
+      runner,
       resolveProgram: createCachedResolver(),
+      gossHost: createDenoGossHost({ runner }),
       pluginDirs: config.pluginDirs,
       maxOutputBytes: config.maxOutputBytes,
       path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

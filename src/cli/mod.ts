@@ -7,6 +7,7 @@ import { formatError } from "../errors.ts";
 import { agentCommand } from "./agent.ts";
 import { type CliIo, type Command, exitCodeFor } from "./_common.ts";
 import { checksCommand, maintenanceCommand, resumeCommand, triggerCommand } from "./control.ts";
+import { gossCommand } from "./goss.ts";
 import { validateCommand } from "./validate.ts";
 import { versionCommand } from "./version.ts";
 
@@ -16,6 +17,7 @@ export type { CliIo } from "./_common.ts";
 export const COMMANDS: readonly Command[] = [
   agentCommand,
   validateCommand,
+  gossCommand,
   checksCommand,
   triggerCommand,
   maintenanceCommand,

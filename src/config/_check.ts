@@ -34,7 +34,7 @@ export const SCOUT_CHECK_STATES = [
 export const RESULT_STATES = ["UNKNOWN", "OK", "WARNING", "CRITICAL"] as const;
 
 /** Builtin checks that need no plugin. */
-export const BUILTINS = ["heartbeat"] as const;
+export const BUILTINS = ["heartbeat", "goss"] as const;
 
 /** Defaults of check file fields, in milliseconds where they are durations. */
 export const CHECK_DEFAULTS = {
@@ -120,6 +120,8 @@ const EntrySchema = z.strictObject({
   plugin: pluginField.optional(),
   arguments: argsField("arguments").optional(),
   builtin: builtinField.optional(),
+  gossfile: z.string().min(1).optional(),
+  vars: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   interval: durationField("interval", CHECK_DEFAULTS.minIntervalMs).optional(),
   timeout: durationField("timeout", 1).optional(),
   attempts: attemptsField.optional(),
@@ -172,6 +174,21 @@ function crossFieldErrors(source: YamlSource, base: Path, raw: Record<string, un
         hint: 'add "plugin" (with its "arguments") or "builtin: heartbeat"',
       }),
     );
+  } else if (raw.builtin === "goss" && !has("gossfile")) {
+    errors.push(
+      errorAt(source, [...base, "builtin"], "CONFIG_INVALID", 'builtin "goss" needs a "gossfile"', {
+        target: "key",
+        hint: "add gossfile: PATH (absolute, or relative to this check file)",
+      }),
+    );
+  } else if ((has("gossfile") || has("vars")) && raw.builtin !== "goss") {
+    const key = has("gossfile") ? "gossfile" : "vars";
+    errors.push(
+      errorAt(source, [...base, key], "CONFIG_INVALID", `"${key}" needs "builtin: goss"`, {
+        target: "key",
+        hint: "set builtin: goss, or remove it",
+      }),
+    );
   } else if (has("arguments") && !has("plugin")) {
     errors.push(
       errorAt(source, [...base, "arguments"], "CONFIG_INVALID", '"arguments" needs a "plugin"', {
@@ -189,7 +206,11 @@ function buildSpec(entry: Entry, defaults: Defaults, location: SourceLocation): 
     name: entry.name,
     ...(entry.plugin === undefined ? {} : { plugin: entry.plugin }),
     arguments: entry.arguments ?? [],
-    ...(entry.builtin === undefined ? {} : { builtin: entry.builtin as "heartbeat" }),
+    ...(entry.builtin === undefined
+      ? {}
+      : { builtin: entry.builtin as CheckSpec["builtin"] & string }),
+    ...(entry.gossfile === undefined ? {} : { gossfile: entry.gossfile }),
+    ...(entry.vars === undefined ? {} : { vars: entry.vars }),
     intervalMs,
     timeoutMs: entry.timeout ?? defaults.timeout ?? CHECK_DEFAULTS.timeoutMs,
     attempts: entry.attempts ?? defaults.attempts ?? CHECK_DEFAULTS.attempts,
@@ -301,6 +322,12 @@ export function scoutCheckMachine(
     plugin: check.plugin,
     arguments: [...check.arguments],
     builtin: check.builtin,
+    gossfile: check.gossfile === undefined || check.gossfile.startsWith("/")
+      ? check.gossfile
+      : `${dir}/${check.gossfile}`,
+    vars: typeof check.vars === "string" && !check.vars.startsWith("/")
+      ? `${dir}/${check.vars}`
+      : check.vars,
     timeout: check.timeoutMs,
     annotations: { ...check.annotations },
     environment: { ...check.environment },

@@ -91,7 +91,11 @@ export interface CheckSpec {
   /** Arguments of the plugin. */
   arguments: string[];
   /** Builtin check run instead of a plugin. */
-  builtin?: "heartbeat";
+  builtin?: "heartbeat" | "goss";
+  /** Gossfile of the goss builtin, as written (relative to the check file's directory). */
+  gossfile?: string;
+  /** Goss vars: a vars file path, or the vars themselves. */
+  vars?: string | Record<string, unknown>;
   /** Time between checks. */
   intervalMs: number;
   /** Time after which the plugin is killed and the result is UNKNOWN. */

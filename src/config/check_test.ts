@@ -493,3 +493,22 @@ Deno.test("check file loader reads the example fixture", async () => {
   equal(heartbeat?.intervalMs, 60_000);
   deepEqual(heartbeat?.location, { file: "web.yaml", line: 27, col: 5 });
 });
+
+Deno.test("check file loader requires a gossfile for builtin goss and refuses one without it", () => {
+  const a = loadCheckFile("checks:\n  - name: sys\n    builtin: goss\n", "g.yaml");
+  ok(!a.ok);
+  if (!a.ok) {
+    equal(formatError(a.errors[0]).split("\n")[0], 'g.yaml:3:5: builtin "goss" needs a "gossfile"');
+  }
+  const b = loadCheckFile(
+    "checks:\n  - name: sys\n    plugin: check_x\n    gossfile: x.yaml\n",
+    "g.yaml",
+  );
+  ok(!b.ok);
+  const c = loadCheckFile(
+    "checks:\n  - name: sys\n    builtin: goss\n    gossfile: goss/x.yaml\n    vars: {a: 1}\n",
+    "g.yaml",
+  );
+  ok(c.ok);
+  if (c.ok) deepEqual([c.value[0]!.gossfile, c.value[0]!.vars], ["goss/x.yaml", { a: 1 }]);
+});

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { nagiosStateEvent, SCOUT_EXTENSIONS } from "../events.ts";
+import { formatError } from "../errors.ts";
+import { choriaNagiosSummary, loadGossfile, RESOURCE_TYPES, validate } from "../goss/mod.ts";
 import {
   choriaPerfdata,
   NAGIOS_STATUSES,
@@ -20,7 +22,9 @@ export const HISTORY_SIZE = 15;
 export const nagiosProperties = z.strictObject({
   plugin: z.string().min(1).optional(),
   arguments: z.union([z.string(), z.array(z.string())]).optional(),
-  builtin: z.enum(["heartbeat"]).optional(),
+  builtin: z.enum(["heartbeat", "goss"]).optional(),
+  gossfile: z.string().min(1).optional(),
+  vars: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   timeout: durationMs.default(10_000),
   annotations: stringMap.default({}),
   environment: stringMap.default({}),
@@ -28,6 +32,9 @@ export const nagiosProperties = z.strictObject({
   retry_interval: durationMs.optional(),
 }).refine((p) => (p.plugin === undefined) !== (p.builtin === undefined), {
   message: 'set exactly one of "plugin" or "builtin"',
+}).refine((p) => p.builtin !== "goss" || p.gossfile !== undefined, {
+  message: 'builtin "goss" needs "gossfile"',
+  path: ["gossfile"],
 });
 
 /** Parsed nagios properties. */
@@ -107,6 +114,55 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
     const retryMs = p.retry_interval ?? intervalMs;
     const args = typeof p.arguments === "string" ? undefined : p.arguments;
 
+    /** Choria's goss builtin: CRITICAL when a test fails, UNKNOWN when the gossfile cannot run. */
+    async function runGoss(
+      signal: AbortSignal,
+    ): Promise<Omit<LastRun, "hard" | "checkTimeMs" | "wirePerfdata">> {
+      const host = ctx.deps.gossHost;
+      const started = ctx.deps.clock.now();
+      const unknown = (why: string) => ({
+        status: "UNKNOWN" as const,
+        output: `UNKNOWN: ${why}`,
+        plugin: "goss",
+        runtimeMs: ctx.deps.clock.now() - started,
+        perfdata: [],
+      });
+      let spec;
+      try {
+        spec = await loadGossfile(p.gossfile!, {
+          host,
+          resources: RESOURCE_TYPES,
+          ...(typeof p.vars === "string" ? { vars: [p.vars] } : {}),
+          ...(p.vars !== undefined && typeof p.vars !== "string" ? { varsData: p.vars } : {}),
+        });
+      } catch (e) {
+        return unknown(`goss configuration failed: ${formatError(e).replace(/\n\s*/g, " ")}`);
+      }
+      const timeout = new Promise<"timeout">((resolve) => {
+        const t = ctx.deps.clock.setTimer(p.timeout, () => resolve("timeout"));
+        signal.addEventListener("abort", () => t.cancel(), { once: true });
+      });
+      try {
+        const results = await Promise.race([
+          validate(spec, { resources: RESOURCE_TYPES, host, maxConcurrent: 1 }),
+          timeout,
+        ]);
+        if (results === "timeout") {
+          return unknown(`goss validate timed out after ${p.timeout / 1000}s`);
+        }
+        const summary = choriaNagiosSummary(results);
+        return {
+          status: summary.status,
+          output: summary.output,
+          plugin: "goss",
+          runtimeMs: ctx.deps.clock.now() - started,
+          perfdata: parsePluginOutput(summary.output).perfdata,
+        };
+      } catch (e) {
+        return unknown(`goss validate failed: ${formatError(e).replace(/\n\s*/g, " ")}`);
+      }
+    }
+
     async function execute(
       signal: AbortSignal,
     ): Promise<Omit<LastRun, "hard" | "checkTimeMs" | "wirePerfdata">> {
@@ -120,6 +176,7 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
           perfdata: [],
         };
       }
+      if (p.builtin === "goss") return await runGoss(signal);
       const command = typeof p.arguments === "string"
         ? `${p.plugin} ${p.arguments}`
         : p.plugin ?? "";

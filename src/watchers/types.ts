@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { WatcherSpec } from "../config/mod.ts";
 import type { EventMeta, MachineRef, ScoutEvent } from "../events.ts";
+import type { GossHost } from "../goss/mod.ts";
 import type { NagiosStatus, PerfDatum } from "../nagios.ts";
 import type { Clock, Logger, ProcessRunner } from "../runtime/mod.ts";
 
@@ -26,6 +27,8 @@ export interface WatcherDeps {
   maxOutputBytes: number;
   /** PATH given to plugins. */
   path: string;
+  /** System access of the goss builtin. */
+  gossHost: GossHost;
 }
 
 /** What a watcher knows about the machine that hosts it. */

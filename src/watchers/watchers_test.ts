@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { loadMachineFile } from "../config/mod.ts";
+import { loadCheckFile, loadMachineFile } from "../config/mod.ts";
 import type { ScoutEvent } from "../events.ts";
-import { createMachine } from "../machine/mod.ts";
+import { checkMachine, createMachine } from "../machine/mod.ts";
 import { nullLogger } from "../runtime/mod.ts";
 import { FakeClock } from "../../tests/fakes/clock.ts";
 import { FakeRunner } from "../../tests/fakes/runner.ts";
@@ -131,4 +131,72 @@ Deno.test("schedule watcher refuses a 6-field cron with a hint", () => {
   const r = schema.safeParse({ schedules: ["* * * * * *"] });
   ok(!r.success);
   ok(r.error.issues[0]!.message.includes("use 5"), r.error.issues[0]!.message);
+});
+
+async function gossCheck(gossfile: string) {
+  const loaded = loadCheckFile(
+    `checks:\n  - name: system\n    builtin: goss\n    gossfile: ${gossfile}\n    interval: 60s\n`,
+    "/etc/scout/checks/t.yaml",
+  );
+  if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("; "));
+  const clock = new FakeClock();
+  const runner = new FakeRunner(clock);
+  const events: ScoutEvent[] = [];
+  const machine = createMachine(checkMachine(loaded.value[0]!, "/etc/scout/checks"), {
+    clock,
+    logger: nullLogger,
+    identity: "node1",
+    emit: (e) => events.push(e),
+    newId: () => crypto.randomUUID(),
+    random: () => 0,
+    noSplay: true,
+    changed: () => {},
+    watcherDeps: fakeWatcherDeps(clock, runner),
+  });
+  machine.start();
+  for (let i = 0; i < 50 && !events.some((e) => e.type.endsWith("nagios.v1.state")); i++) {
+    await clock.advance(10);
+  }
+  await machine.stop();
+  return events.find((e) => e.type.endsWith("nagios.v1.state"))!;
+}
+
+Deno.test("goss builtin is OK when every test passes, with Choria's output and perfdata", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/a`, "hello\n");
+  await Deno.writeTextFile(
+    `${dir}/goss.yaml`,
+    `file:\n  ${dir}/a:\n    exists: true\n    contents: [hello]\n`,
+  );
+  const ev = await gossCheck(`${dir}/goss.yaml`);
+  equal(ev.data.status, "OK", String(ev.data.output));
+  ok(
+    /^OK: Count: 2, Failed: 0, Duration: [\d.]+s\|checks=2;; failed=0;; runtime=/.test(
+      String(ev.data.output),
+    ),
+  );
+  deepEqual((ev.data.perfdata as { label: string }[]).map((p) => p.label), [
+    "checks",
+    "failed",
+    "runtime",
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("goss builtin is CRITICAL when a test fails", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/goss.yaml`, `file:\n  ${dir}/missing:\n    exists: true\n`);
+  const ev = await gossCheck(`${dir}/goss.yaml`);
+  equal(ev.data.status, "CRITICAL");
+  ok(String(ev.data.output).startsWith("CRITICAL: Count: 1, Failed: 1"), String(ev.data.output));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("goss builtin is UNKNOWN, saying why, when the gossfile cannot load", async () => {
+  const ev = await gossCheck("/nonexistent/goss.yaml");
+  equal(ev.data.status, "UNKNOWN");
+  ok(
+    String(ev.data.output).startsWith("UNKNOWN: goss configuration failed:"),
+    String(ev.data.output),
+  );
 });

@@ -1,4 +1,4 @@
-import { nullLogger } from "../../src/runtime/mod.ts";
+import { createDenoGossHost, nullLogger } from "../../src/runtime/mod.ts";
 import type { WatcherDeps } from "../../src/watchers/mod.ts";
 import type { FakeClock } from "./clock.ts";
 import { fakeResolver, type FakeRunner } from "./runner.ts";
@@ -13,5 +13,6 @@ export function fakeWatcherDeps(clock: FakeClock, runner: FakeRunner): WatcherDe
     pluginDirs: ["/plugins"],
     maxOutputBytes: 65536,
     path: "/usr/bin:/bin",
+    gossHost: createDenoGossHost(),
   };
 }
