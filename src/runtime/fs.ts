@@ -58,6 +58,10 @@ function within(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith("/") ? root : root + "/");
 }
 
+// Small-file operations use Deno's synchronous calls on purpose: each asynchronous file call
+// runs on a thread of Deno's blocking pool, and an agent writing state for many checks grew
+// that pool (and its memory) by a dozen threads. Only fsync stays asynchronous.
+
 /**
  * Resolves where a write would really land: the real path of the parent directory plus
  * the base name, so `..` and symlinked parents cannot escape. A final-component symlink
@@ -67,7 +71,7 @@ async function realTarget(path: string, depth = 0): Promise<string> {
   const abs = absolute(path);
   let link: string | null = null;
   try {
-    if ((await Deno.lstat(abs)).isSymlink) link = await Deno.readLink(abs);
+    if ((Deno.lstatSync(abs)).isSymlink) link = Deno.readLinkSync(abs);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
@@ -76,9 +80,9 @@ async function realTarget(path: string, depth = 0): Promise<string> {
     if (depth > 16) throw new Deno.errors.FilesystemLoop(`too many symlinks at "${path}"`);
     return realTarget(link.startsWith("/") ? link : `${parentOf(abs)}/${link}`, depth + 1);
   }
-  const dir = await Deno.realPath(parentOf(abs));
+  const dir = Deno.realPathSync(parentOf(abs));
   const name = baseOf(abs);
-  if (name === ".." || name === ".") return await Deno.realPath(abs);
+  if (name === ".." || name === ".") return Deno.realPathSync(abs);
   return dir === "/" ? `/${name}` : `${dir}/${name}`;
 }
 
@@ -112,7 +116,7 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
     async writeAtomic(path, data, opts = {}) {
       const real = await guard(path);
       const tmp = `${parentOf(real)}/.${baseOf(real)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-      const file = await Deno.open(tmp, {
+      const file = Deno.openSync(tmp, {
         write: true,
         create: true,
         truncate: true,
@@ -121,17 +125,17 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
       try {
         const bytes = new TextEncoder().encode(data);
         let off = 0;
-        while (off < bytes.length) off += await file.write(bytes.subarray(off));
+        while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
         if (opts.sync !== false) await file.sync();
       } finally {
         file.close();
       }
-      if (opts.mode !== undefined) await Deno.chmod(tmp, opts.mode);
-      await Deno.rename(tmp, real);
+      if (opts.mode !== undefined) Deno.chmodSync(tmp, opts.mode);
+      Deno.renameSync(tmp, real);
     },
     async append(path, data) {
       const real = await guard(path);
-      await Deno.writeTextFile(real, data, { append: true, create: true, mode: 0o600 });
+      Deno.writeTextFileSync(real, data, { append: true, create: true, mode: 0o600 });
     },
     async list(path) {
       const out: DirEntry[] = [];
