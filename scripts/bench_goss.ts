@@ -179,7 +179,7 @@ async function mixedBench(): Promise<Row[]> {
     ).join("");
   await Deno.writeTextFile(`${dir}/goss.yaml`, yaml);
   const spec = await loadGossfile(`${dir}/goss.yaml`, {
-    host: createDenoGossHost(),
+    host: await createDenoGossHost(),
     resources: RESOURCE_TYPES,
   });
   const runs: CliRun[] = [];
@@ -219,7 +219,7 @@ async function bullseyeBench(): Promise<Row[]> {
     const m = e.name.match(/^integration-tests__goss__(.*)$/);
     if (m) await Deno.copyFile(`${SHARED}${e.name}`, `${dir}/${m[1]!.replace("__", "/")}`);
   }
-  const host = createDenoGossHost({ envAllow: ["OS"] });
+  const host = await createDenoGossHost({ envAllow: ["OS"] });
   const envHost = { ...host, env: (n: string) => (n === "OS" ? "bullseye" : host.env(n)) };
   const spec = await loadGossfile(`${dir}/bullseye/goss.yaml`, {
     host: envHost,

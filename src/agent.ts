@@ -165,6 +165,7 @@ export async function startAgent(
       if (line) Deno.stdout.writeSync(out.encode(line + "\n"));
     }
   };
+  let gossHost: ReturnType<typeof createDenoGossHost> | undefined;
   const runner = limitConcurrency(overrides.runner ?? createDenoRunner(), config.maxConcurrent);
   const manager = createManager({
     fs,
@@ -185,7 +186,7 @@ export async function startAgent(
       logger,
       runner,
       resolveProgram: createCachedResolver(),
-      gossHost: createDenoGossHost({ runner }),
+      gossHost: () => (gossHost ??= createDenoGossHost({ runner })),
       pluginDirs: config.pluginDirs,
       maxOutputBytes: config.maxOutputBytes,
       path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

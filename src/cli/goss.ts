@@ -66,7 +66,7 @@ export interface GossCommandDeps {
   /** Resource types (the engine adds `matching`). @default RESOURCE_TYPES */
   resources?: readonly GossResourceType[];
   /** System access; `.Env` reads the CLI's environment. @default createDenoGossHost() */
-  host?: (io: CliIo) => GossHost;
+  host?: (io: CliIo) => GossHost | Promise<GossHost>;
   /** Wall clock for results, epoch nanoseconds. @default the engine's clock */
   now?: () => bigint;
   /** Milliseconds clock for the serve cache and retries. @default Date.now */
@@ -152,8 +152,8 @@ function safeEnv(io: CliIo, name: string): string | undefined {
   }
 }
 
-function defaultHost(io: CliIo): GossHost {
-  const base = createDenoGossHost();
+async function defaultHost(io: CliIo): Promise<GossHost> {
+  const base = await createDenoGossHost();
   // Templates' .Env sees the environment of `scout goss` itself, as goss's does.
   return Object.assign(Object.create(base) as GossHost, { env: (n: string) => safeEnv(io, n) });
 }
@@ -192,7 +192,7 @@ function durationFlag(value: string | undefined, name: string, fallback: number)
 async function runValidate(p: Parsed, deps: GossCommandDeps, io: CliIo): Promise<number> {
   const retryMs = durationFlag(p.values["retry-timeout"] as string | undefined, "retry-timeout", 0);
   const sleepMs = durationFlag(p.values.sleep as string | undefined, "sleep", 1000);
-  const host = (deps.host ?? defaultHost)(io);
+  const host = await (deps.host ?? defaultHost)(io);
   const spec = await load(p, host, deps, io);
   const clock = deps.clockMs ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -229,7 +229,7 @@ async function runValidate(p: Parsed, deps: GossCommandDeps, io: CliIo): Promise
 }
 
 async function runRender(p: Parsed, deps: GossCommandDeps, io: CliIo): Promise<number> {
-  const host = (deps.host ?? defaultHost)(io);
+  const host = await (deps.host ?? defaultHost)(io);
   const spec = await load(p, host, deps, io);
   const doc: Record<string, Record<string, unknown>> = {};
   for (const r of spec.resources) (doc[r.type] ??= {})[r.key] = r.attrs;
@@ -298,7 +298,7 @@ async function runServe(p: Parsed, deps: GossCommandDeps, io: CliIo): Promise<nu
     "cache",
     5000,
   );
-  const host = (deps.host ?? defaultHost)(io);
+  const host = await (deps.host ?? defaultHost)(io);
   const spec = await load(p, host, deps, io);
   const counters: PrometheusCounters = createPrometheusCounters();
   const results = createResultCache(

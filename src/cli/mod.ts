@@ -4,25 +4,65 @@
  * @module
  */
 import { formatError } from "../errors.ts";
-import { agentCommand } from "./agent.ts";
 import { type CliIo, type Command, exitCodeFor } from "./_common.ts";
-import { checksCommand, maintenanceCommand, resumeCommand, triggerCommand } from "./control.ts";
-import { gossCommand } from "./goss.ts";
-import { validateCommand } from "./validate.ts";
-import { versionCommand } from "./version.ts";
 
 export type { CliIo } from "./_common.ts";
 
-/** Every command of the `scout` binary. */
-export const COMMANDS: readonly Command[] = [
-  agentCommand,
-  validateCommand,
-  gossCommand,
-  checksCommand,
-  triggerCommand,
-  maintenanceCommand,
-  resumeCommand,
-  versionCommand,
+/** A command of the table: its name and summary, and its module, loaded only when it runs. */
+export interface CommandEntry {
+  /** Name as typed. */
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Loads the command's module. */
+  load(): Promise<Command>;
+}
+
+/**
+ * Every command of the `scout` binary. Modules load on use: the agent never loads the goss CLI
+ * or its HTTP server, and `scout checks` never loads the agent.
+ */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "agent",
+    summary: "run the node agent",
+    load: async () => (await import("./agent.ts")).agentCommand,
+  },
+  {
+    name: "validate",
+    summary: "check check files and machine definitions",
+    load: async () => (await import("./validate.ts")).validateCommand,
+  },
+  {
+    name: "goss",
+    summary: "validate or serve a gossfile natively (goss's flags, formats and exit codes)",
+    load: async () => (await import("./goss.ts")).gossCommand,
+  },
+  {
+    name: "checks",
+    summary: "list the local agent's checks and their states",
+    load: async () => (await import("./control.ts")).checksCommand,
+  },
+  {
+    name: "trigger",
+    summary: "run checks at once",
+    load: async () => (await import("./control.ts")).triggerCommand,
+  },
+  {
+    name: "maintenance",
+    summary: "put checks into maintenance",
+    load: async () => (await import("./control.ts")).maintenanceCommand,
+  },
+  {
+    name: "resume",
+    summary: "end maintenance and re-check",
+    load: async () => (await import("./control.ts")).resumeCommand,
+  },
+  {
+    name: "version",
+    summary: "print version, Deno version, target and permission profile",
+    load: async () => (await import("./version.ts")).versionCommand,
+  },
 ];
 
 function usage(): string {
@@ -39,11 +79,12 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     io.out(usage());
     return name ? 0 : 2;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.err(`scout: unknown command "${name}"\n  hint: run \`scout --help\` for the list\n`);
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     io.out(command.help.endsWith("\n") ? command.help : command.help + "\n");
     return 0;

@@ -67,7 +67,7 @@ function within(path: string, root: string): boolean {
  * the base name, so `..` and symlinked parents cannot escape. A final-component symlink
  * is resolved too when it exists.
  */
-async function realTarget(path: string, depth = 0): Promise<string> {
+function realTarget(path: string, depth = 0): string {
   const abs = absolute(path);
   let link: string | null = null;
   try {
@@ -92,12 +92,12 @@ export async function ensureDir(path: string, mode = 0o700): Promise<void> {
 }
 
 /** The real Fs over Deno's file APIs; writes are confined to the given roots. */
-export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
+export function createDenoFs(options: DenoFsOptions): Fs {
   const roots: string[] = [];
-  for (const root of options.writeRoots) roots.push(await realTarget(root));
+  for (const root of options.writeRoots) roots.push(realTarget(root));
 
-  async function guard(path: string): Promise<string> {
-    const real = await realTarget(path);
+  function guard(path: string): string {
+    const real = realTarget(path);
     if (!roots.some((root) => within(real, root))) {
       throw new ScoutError(
         "WRITE_NOT_ALLOWED",
@@ -114,7 +114,7 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
   return {
     readText: (path) => Deno.readTextFile(path),
     async writeAtomic(path, data, opts = {}) {
-      const real = await guard(path);
+      const real = guard(path);
       const tmp = `${parentOf(real)}/.${baseOf(real)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       const file = Deno.openSync(tmp, {
         write: true,
@@ -133,9 +133,11 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
       if (opts.mode !== undefined) Deno.chmodSync(tmp, opts.mode);
       Deno.renameSync(tmp, real);
     },
-    async append(path, data) {
-      const real = await guard(path);
-      Deno.writeTextFileSync(real, data, { append: true, create: true, mode: 0o600 });
+    append(path, data) {
+      return Promise.resolve().then(() => {
+        const real = guard(path);
+        Deno.writeTextFileSync(real, data, { append: true, create: true, mode: 0o600 });
+      });
     },
     async list(path) {
       const out: DirEntry[] = [];
@@ -160,7 +162,7 @@ export async function createDenoFs(options: DenoFsOptions): Promise<Fs> {
       return out.sort((a, b) => a.name.localeCompare(b.name));
     },
     async remove(path) {
-      const real = await guard(path);
+      const real = guard(path);
       try {
         await Deno.remove(real);
       } catch (e) {

@@ -28,4 +28,15 @@ export {
   type ResolveProgramResult,
 } from "./programs.ts";
 export { requestSocket, serveSocket, type SocketHandler, type SocketServer } from "./socket.ts";
-export { createDenoGossHost, type DenoGossHost, type DenoGossHostOptions } from "./goss_host.ts";
+export type { DenoGossHost, DenoGossHostOptions } from "./goss_host.ts";
+
+/**
+ * Creates the Deno GossHost, loading its module on first use: an agent without goss checks
+ * never loads it (nor the goss engine).
+ */
+export async function createDenoGossHost(
+  options?: import("./goss_host.ts").DenoGossHostOptions,
+): Promise<import("./goss_host.ts").DenoGossHost> {
+  const { createDenoGossHost: create } = await import("./goss_host.ts");
+  return create(options);
+}

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { nagiosStateEvent, SCOUT_EXTENSIONS } from "../events.ts";
 import { formatError } from "../errors.ts";
-import { choriaNagiosSummary, loadGossfile, RESOURCE_TYPES, validate } from "../goss/mod.ts";
 import {
   choriaPerfdata,
   NAGIOS_STATUSES,
@@ -118,7 +117,11 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
     async function runGoss(
       signal: AbortSignal,
     ): Promise<Omit<LastRun, "hard" | "checkTimeMs" | "wirePerfdata">> {
-      const host = ctx.deps.gossHost;
+      // The goss engine loads on first use: agents without goss checks never pay for it.
+      const { choriaNagiosSummary, loadGossfile, RESOURCE_TYPES, validate } = await import(
+        "../goss/mod.ts"
+      );
+      const host = await ctx.deps.gossHost();
       const started = ctx.deps.clock.now();
       const unknown = (why: string) => ({
         status: "UNKNOWN" as const,

@@ -27,8 +27,8 @@ export interface WatcherDeps {
   maxOutputBytes: number;
   /** PATH given to plugins. */
   path: string;
-  /** System access of the goss builtin. */
-  gossHost: GossHost;
+  /** System access of the goss builtin, created on first use. */
+  gossHost: () => Promise<GossHost>;
 }
 
 /** What a watcher knows about the machine that hosts it. */

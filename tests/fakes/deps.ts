@@ -13,6 +13,6 @@ export function fakeWatcherDeps(clock: FakeClock, runner: FakeRunner): WatcherDe
     pluginDirs: ["/plugins"],
     maxOutputBytes: 65536,
     path: "/usr/bin:/bin",
-    gossHost: createDenoGossHost(),
+    gossHost: () => createDenoGossHost(),
   };
 }
