@@ -217,3 +217,57 @@ Deno.test({
     }
   },
 });
+
+// The integration gossfiles describe goss's own test container (apache, a DNS zone, eth0,
+// /goss/hellogoss.txt). Run with the REAL resource checkers, the resources this machine can
+// satisfy must give goss's verdicts; the network-only types (http, dns, addr) are left out so
+// that nothing leaves this machine.
+Deno.test({
+  name:
+    `goss conformance: the integration gossfiles' satisfiable resources pass with the real checkers${SKIP_NOTE}`,
+  ignore: MISSING,
+  async fn() {
+    const { loadGossfile, RESOURCE_TYPES, validate } = await import("../src/goss/mod.ts");
+    const { createDenoGossHost } = await import("../src/runtime/mod.ts");
+    const dir = await integrationTree();
+    try {
+      const base = await createDenoGossHost();
+      const host = Object.assign(Object.create(base), {
+        env: (n: string) => (n === "OS" ? "bullseye" : base.env(n)),
+      });
+      const spec = await loadGossfile(`${dir}/integration-tests/goss/bullseye/goss.yaml`, {
+        host,
+        resources: RESOURCE_TYPES,
+        vars: [`${dir}/integration-tests/goss/vars.yaml`],
+        varsInline: "{inline: bar, overwrite: bar}",
+      });
+      const satisfiable = (r: { type: string; key: string }) =>
+        r.type === "matching" || r.type === "command" ||
+        (r.type === "file" &&
+          ["/etc/passwd", "/etc/group", "/tmp", "/dev/random", "/does/not/exist"].includes(
+            r.key,
+          )) ||
+        (r.type === "user" || r.type === "group") && r.key === "foobar" ||
+        (r.type === "user" && r.key === "root");
+      spec.resources = spec.resources.filter(satisfiable);
+      const results = await validate(spec, { resources: RESOURCE_TYPES, host });
+      const failures = results.results.filter((r) => r.result === 1).map((r) =>
+        `${r["resource-type"]}: ${r["resource-id"]}: ${r.property}: ${
+          r.err ?? r["matcher-result"].message
+        }`
+      );
+      deepEqual(failures, []);
+      const types = new Set(results.results.map((r) => r["resource-type"]));
+      for (const t of ["Command", "File", "User", "Group", "Matching"]) ok(types.has(t), t);
+      ok(
+        results.results.some((r) => r["resource-id"] === "foobar" && r.property === "exit-status"),
+      );
+      ok(
+        results.results.filter((r) => r.result === 2).length >= 3,
+        "commandskip and /does/not/exist skip",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
