@@ -4,9 +4,8 @@
  * here reads /proc or /sys, which Deno refuses without --allow-all (deno-environment.md §4);
  * what lives there is asked of programs (ps, ss, sysctl, findmnt, ip) by the resources.
  *
- * Layer 0 does not import the goss layer: the shapes below mirror GossHost of
- * src/goss/types.ts structurally, and goss_host_test.ts checks that a DenoGossHost is a
- * GossHost, so the two cannot drift apart unnoticed.
+ * The types below are the GossHost port itself: src/goss/types.ts re-exports them under goss
+ * names (layer 2 may import layer 0, not the other way round).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -15,7 +14,7 @@ import https from "node:https";
 import net from "node:net";
 import { createDenoRunner, type ProcessRunner } from "./process.ts";
 
-/** Path metadata (mirrors HostStat). */
+/** Path metadata. */
 export interface HostStat {
   /** "file", "directory", "symlink", "pipe", "socket", "character-device", "block-device". */
   filetype: string;
@@ -31,7 +30,7 @@ export interface HostStat {
   mtimeMs: number;
 }
 
-/** Outcome of a program run (mirrors HostRun). */
+/** Outcome of a program run. */
 export interface HostRun {
   /** Exit code; null when killed. */
   code: number | null;
@@ -46,7 +45,7 @@ export interface HostRun {
 /** Digest algorithms of hashFile. */
 export type HostHashAlgorithm = "md5" | "sha256" | "sha512";
 
-/** An HTTP request (mirrors HostHttpRequest). */
+/** An HTTP request. */
 export interface HostHttpRequest {
   /** Absolute http: or https: URL. */
   url: string;
@@ -70,7 +69,7 @@ export interface HostHttpRequest {
   proxy?: string;
 }
 
-/** An HTTP response (mirrors HostHttpResponse). */
+/** An HTTP response. */
 export interface HostHttpResponse {
   /** Status code. */
   status: number;
@@ -85,7 +84,7 @@ export interface HostHttpResponse {
 /** DNS record types resolveDns answers. */
 export type HostDnsType = "A" | "AAAA" | "CAA" | "CNAME" | "MX" | "NS" | "PTR" | "SRV" | "TXT";
 
-/** One DNS answer as Deno.resolveDns gives it (mirrors HostDnsRecord). */
+/** One DNS answer as Deno.resolveDns gives it. */
 export type HostDnsRecord =
   | string
   | string[]
@@ -93,7 +92,7 @@ export type HostDnsRecord =
   | { priority: number; weight: number; port: number; target: string }
   | { critical: boolean; tag: string; value: string };
 
-/** A TCP probe (mirrors HostDialOptions). */
+/** A TCP probe. */
 export interface HostDialOptions {
   /** Host name or IP (IPv6 without brackets). */
   hostname: string;

@@ -28,7 +28,19 @@ export {
   type ResolveProgramResult,
 } from "./programs.ts";
 export { requestSocket, serveSocket, type SocketHandler, type SocketServer } from "./socket.ts";
-export type { DenoGossHost, DenoGossHostOptions } from "./goss_host.ts";
+export type {
+  DenoGossHost,
+  DenoGossHostOptions,
+  HostDialOptions,
+  HostDialResult,
+  HostDnsRecord,
+  HostDnsType,
+  HostHashAlgorithm,
+  HostHttpRequest,
+  HostHttpResponse,
+  HostRun,
+  HostStat,
+} from "./goss_host.ts";
 
 /**
  * Creates the Deno GossHost, loading its module on first use: an agent without goss checks
