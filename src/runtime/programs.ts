@@ -40,13 +40,16 @@ function fail(
   };
 }
 
+// Synchronous file calls on purpose: each asynchronous one runs on a thread of Deno's blocking
+// pool, and many checks resolving at once (an agent's start) grew that pool by dozens of threads.
+
 /** Real paths of the allowed directories that exist. */
-async function realDirs(dirs: string[]): Promise<string[]> {
+function realDirs(dirs: string[]): string[] {
   const out: string[] = [];
   for (const dir of dirs) {
     try {
-      const real = await Deno.realPath(dir);
-      if ((await Deno.stat(real)).isDirectory) out.push(real);
+      const real = Deno.realPathSync(dir);
+      if ((Deno.statSync(real)).isDirectory) out.push(real);
     } catch {
       // An allowed directory that does not exist (or cannot be read) allows nothing.
     }
@@ -55,9 +58,9 @@ async function realDirs(dirs: string[]): Promise<string[]> {
 }
 
 /** Stats a path following symlinks; undefined when it (or its target) does not exist. */
-async function statIfExists(path: string): Promise<Deno.FileInfo | undefined> {
+function statIfExists(path: string): Deno.FileInfo | undefined {
   try {
-    return await Deno.stat(path);
+    return Deno.statSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
       return undefined;
@@ -74,10 +77,14 @@ async function statIfExists(path: string): Promise<Deno.FileInfo | undefined> {
  * The returned path keeps the program's own file name (not its symlink target), since
  * plugins such as check_ftp -> check_tcp behave by the name they are called by.
  */
-export async function resolveProgram(
+export function resolveProgram(
   nameOrPath: string,
   options: ResolveProgramOptions,
 ): Promise<ResolveProgramResult> {
+  return Promise.resolve(resolveNow(nameOrPath, options));
+}
+
+function resolveNow(nameOrPath: string, options: ResolveProgramOptions): ResolveProgramResult {
   const name = nameOrPath;
   const context: Record<string, unknown> = { plugin: name };
   try {
@@ -91,7 +98,7 @@ export async function resolveProgram(
     }
     if (name.includes("/")) {
       const abs = absolute(name);
-      if (await statIfExists(abs)) candidate = abs;
+      if (statIfExists(abs)) candidate = abs;
       else {
         return fail("PLUGIN_NOT_FOUND", name, `no such file ${abs}`, {
           hint: NOT_FOUND_HINT,
@@ -101,7 +108,7 @@ export async function resolveProgram(
     } else {
       for (const dir of options.searchDirs) {
         const path = `${absolute(dir).replace(/\/+$/, "")}/${name}`;
-        if (await statIfExists(path)) {
+        if (statIfExists(path)) {
           candidate = path;
           break;
         }
@@ -118,8 +125,8 @@ export async function resolveProgram(
     }
 
     // 2. Confine its real path to the allowed directories.
-    const real = await Deno.realPath(candidate);
-    const allowed = await realDirs(options.allowedDirs);
+    const real = Deno.realPathSync(candidate);
+    const allowed = realDirs(options.allowedDirs);
     if (!allowed.some((root) => within(real, root))) {
       const dirs = options.allowedDirs.length ? options.allowedDirs.join(", ") : "(none)";
       return fail(
@@ -134,7 +141,7 @@ export async function resolveProgram(
     }
 
     // 3. It must be a regular file someone may execute.
-    const info = await Deno.stat(real);
+    const info = Deno.statSync(real);
     if (!info.isFile || ((info.mode ?? 0) & 0o111) === 0) {
       const what = info.isFile ? "is not executable" : "is not a regular file";
       return fail("PLUGIN_NOT_EXECUTABLE", name, `${real} ${what}`, {
@@ -145,7 +152,7 @@ export async function resolveProgram(
 
     // Return the normalised directory plus the name the plugin is called by.
     const slash = candidate.lastIndexOf("/");
-    const dir = await Deno.realPath(candidate.slice(0, slash) || "/");
+    const dir = Deno.realPathSync(candidate.slice(0, slash) || "/");
     const base = candidate.slice(slash + 1);
     return { ok: true, path: dir === "/" ? `/${base}` : `${dir}/${base}` };
   } catch (e) {
