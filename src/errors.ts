@@ -21,6 +21,8 @@ export type ErrorCode =
   | "NO_AGENT"
   | "UNKNOWN_CHECK"
   | "CONTROL"
+  | "BROKER_TLS_REQUIRED"
+  | "BROKER_CONNECT"
   | "INTERNAL";
 
 /** Where in a file an error was found; lines and columns start at 1. */

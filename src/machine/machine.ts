@@ -1,7 +1,6 @@
 import type { MachineSpec } from "../config/mod.ts";
-import type { MachineRef, ScoutEvent } from "../events.ts";
-import { SCOUT_EXTENSIONS, transitionEvent } from "../events.ts";
-import { type BackoffState, fire, type FireResult } from "../fsm.ts";
+import { type MachineRef, SCOUT_EXTENSIONS, type ScoutEvent, transitionEvent } from "../events.ts";
+import { type BackoffState, fire, type FireResult, nextBackoff } from "../fsm.ts";
 import type { Clock, Logger, Timer } from "../runtime/mod.ts";
 import {
   type NagiosInfo,
@@ -10,7 +9,6 @@ import {
   watcherPlugin,
   type WatcherResult,
 } from "../watchers/mod.ts";
-import { nextBackoff } from "../fsm.ts";
 
 /** The source name of transitions an operator asked for. */
 const OPERATOR = "operator";

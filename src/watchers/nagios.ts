@@ -169,13 +169,13 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
     async function execute(
       signal: AbortSignal,
     ): Promise<Omit<LastRun, "hard" | "checkTimeMs" | "wirePerfdata">> {
-      const started = performance.now();
+      const started = ctx.deps.clock.now();
       if (p.builtin === "heartbeat") {
         return {
           status: "OK",
           output: String(Math.floor(ctx.deps.clock.now() / 1000)),
           plugin: "heartbeat",
-          runtimeMs: performance.now() - started,
+          runtimeMs: ctx.deps.clock.now() - started,
           perfdata: [],
         };
       }
@@ -196,7 +196,7 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
           status: "UNKNOWN",
           output: `UNKNOWN: ${run.reason}`,
           plugin: run.commandLine,
-          runtimeMs: performance.now() - started,
+          runtimeMs: ctx.deps.clock.now() - started,
           perfdata: [],
         };
       }
