@@ -52,3 +52,4 @@ export async function createDenoGossHost(
   const { createDenoGossHost: create } = await import("./goss_host.ts");
   return create(options);
 }
+export { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from "./spool.ts";
