@@ -1,0 +1,530 @@
+/**
+ * NATS implementations of the messaging ports, on npm:@nats-io/transport-node (the only client
+ * whose TLS supports client certificates on nats-server's STARTTLS-style upgrade under Deno)
+ * and @nats-io/jetstream. TLS is mandatory; connection failures become ScoutError BROKER_CONNECT
+ * with the cause named.
+ * @module
+ */
+import { X509Certificate } from "node:crypto";
+import { connect } from "@nats-io/transport-node";
+import {
+  credsAuthenticator,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  nanos,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/nats-core";
+import { jetstream, type JetStreamClient, type StreamConfig } from "@nats-io/jetstream";
+import { ScoutError } from "../errors.ts";
+
+/** A message delivered to a subscriber. */
+export interface BusMessage {
+  /** The subject it was published on. */
+  subject: string;
+  /** The payload. */
+  data: Uint8Array;
+  /** Headers (first value of each), empty when none. */
+  headers: Record<string, string>;
+  /** Replies to the sender; present only when the message is a request. */
+  respond?(data: Uint8Array): void;
+}
+
+/** Core publish/subscribe and request/reply. */
+export interface Bus {
+  /** Publishes fire-and-forget; throws BROKER_CONNECT when no connection was ever made. */
+  publish(subject: string, data: Uint8Array, headers?: Record<string, string>): void;
+  /** Subscribes; subscriptions made before the first connection start when it comes. */
+  subscribe(subject: string, onMessage: (m: BusMessage) => void): { unsubscribe(): void };
+  /** Sends a request and resolves with the first reply; rejects with BROKER_CONNECT on timeout. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Resolves once the broker has processed everything sent so far. */
+  flush(): Promise<void>;
+}
+
+/** Options of Stream.ensure. */
+export interface StreamOptions {
+  /** Oldest message age kept, in ms; default unlimited. */
+  maxAgeMs?: number;
+  /** Window in which a repeated msgId is a duplicate, in ms; default the server's (2 min). */
+  duplicateWindowMs?: number;
+}
+
+/** Durable (JetStream) publishing with acknowledgement and de-duplication. */
+export interface Stream {
+  /** Creates the stream, or updates it to this configuration when it exists. */
+  ensure(name: string, subjects: string[], opts: StreamOptions): Promise<void>;
+  /** Publishes and waits for the stream's ack; a repeated msgId is acked as a duplicate. */
+  publish(
+    subject: string,
+    data: Uint8Array,
+    opts: { msgId: string; timeoutMs?: number },
+  ): Promise<{ seq: number; duplicate: boolean }>;
+}
+
+/** A connection event reported through BrokerOptions.onEvent. */
+export interface BrokerEvent {
+  /** What happened. */
+  kind: "connected" | "disconnected" | "reconnecting" | "error";
+  /** The server or the error message. */
+  detail: string;
+}
+
+/** TLS material as PEM text. */
+export interface BrokerTls {
+  /** CA certificate(s) that verify the broker. */
+  ca: string;
+  /** Client certificate for mutual TLS. */
+  cert?: string;
+  /** Client private key for mutual TLS. */
+  key?: string;
+}
+
+/** Options of connectBroker. */
+export interface BrokerOptions {
+  /** Broker URLs, `tls://host:port` or `nats://host:port` (TLS is forced either way). */
+  urls: string[];
+  /** TLS material; null is refused with BROKER_TLS_REQUIRED. */
+  tls: BrokerTls | null;
+  /** Text of a creds file (JWT + nkey seed) for operator-mode brokers. */
+  creds?: string;
+  /** Connection name shown by the broker. */
+  name: string;
+  /** Receives connection events; never throws into the client. */
+  onEvent?(e: BrokerEvent): void;
+  /**
+   * What to do when the first connection fails. "fail" (default): connectBroker rejects with
+   * BROKER_CONNECT naming the cause. "retry": connectBroker resolves at once without contacting
+   * the broker; the handle keeps trying in the background with jittered backoff, forever,
+   * reporting each failure as an "error" event, until it connects or is closed.
+   */
+  firstConnect?: "fail" | "retry";
+  /** Base wait between reconnect attempts, in ms; default 2000. */
+  reconnectWaitMs?: number;
+  /** Random extra wait added to each reconnect attempt, in ms; default 1000. */
+  reconnectJitterMs?: number;
+  /**
+   * Limit of one connection attempt, in ms; default 10000. When the broker rejects the client
+   * certificate after the handshake, Deno's node:tls may only notice through this timeout.
+   */
+  connectTimeoutMs?: number;
+}
+
+/** A broker connection: the ports plus lifecycle. */
+export interface Broker {
+  /** Core messaging. */
+  bus: Bus;
+  /** JetStream publishing. */
+  stream: Stream;
+  /** Whether the connection is up right now. */
+  status(): "connected" | "disconnected";
+  /** Closes the connection (and stops any first-connect retries). */
+  close(): Promise<void>;
+}
+
+const TLS_HINT =
+  "give the broker's CA with --tls-ca and a client certificate with --tls-cert/--tls-key " +
+  "(mutual TLS), or --tls-ca with --creds for an operator-mode broker";
+
+/** Checks the options; throws BROKER_TLS_REQUIRED when TLS is missing. Exported for tests. */
+export function checkBrokerOptions(options: BrokerOptions): BrokerTls {
+  if (options.urls.length === 0) {
+    throw new ScoutError("BROKER_CONNECT", "no broker URL given", {
+      hint: "give at least one broker URL, such as tls://nats.example.com:4222",
+    });
+  }
+  for (const url of options.urls) {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+    if (scheme !== undefined && scheme !== "nats" && scheme !== "tls") {
+      throw new ScoutError("BROKER_CONNECT", `broker URL ${url} has unsupported scheme ${scheme}`, {
+        hint: "use tls://host:port (or nats://host:port together with TLS options)",
+        context: { url },
+      });
+    }
+  }
+  const tls = options.tls;
+  if (tls === null || !tls.ca) {
+    const url = options.urls[0]!;
+    throw new ScoutError(
+      "BROKER_TLS_REQUIRED",
+      `broker URL ${url} has no TLS configuration; Scout connects to brokers only over TLS`,
+      { hint: TLS_HINT, context: { urls: options.urls } },
+    );
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new ScoutError(
+      "BROKER_TLS_REQUIRED",
+      "a client certificate needs its key and vice versa",
+      {
+        hint: "give both --tls-cert and --tls-key",
+      },
+    );
+  }
+  if (tls.cert === undefined && options.creds === undefined) {
+    throw new ScoutError(
+      "BROKER_TLS_REQUIRED",
+      "no client credentials: neither a client certificate nor a creds file was given",
+      { hint: TLS_HINT },
+    );
+  }
+  return tls;
+}
+
+function toStr(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function codeOf(e: unknown): string {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur instanceof Error; i++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === "string") return c;
+    cur = cur.cause;
+  }
+  return "";
+}
+
+/** Explains why a connection attempt failed, inspecting our own certificate where the broker's reply is opaque. */
+export function diagnose(err: unknown, tls: BrokerTls, now: Date = new Date()): string {
+  const code = codeOf(err);
+  const msg = toStr(err);
+  if (code === "ECONNREFUSED" || /connection refused/i.test(msg)) {
+    return "connection refused: nothing listens at the broker address";
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `broker host not found (${msg})`;
+  if (
+    /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_SIGNATURE_FAILURE)$/
+      .test(code) || /UnknownIssuer|unknown ca/i.test(msg)
+  ) {
+    return `unknown CA: the broker's certificate is not signed by the CA given with --tls-ca (${msg})`;
+  }
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") {
+    return `broker certificate expired or not yet valid (${msg})`;
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `broker certificate does not name the host in the URL (${msg})`;
+  }
+  if (/does not support 'tls'/.test(msg)) {
+    return "the broker does not offer TLS; Scout connects only over TLS";
+  }
+  if (/unable to parse credentials/.test(msg)) {
+    return "creds file unreadable: expected a NATS USER JWT block and a USER NKEY SEED block";
+  }
+  if (/Authorization Violation|authentication/i.test(msg)) {
+    return `the broker refused the credentials: ${msg}`;
+  }
+  // The broker aborted the handshake (EPIPE/EPERM/ECONNRESET/fatal alert): look at our certificate.
+  if (tls.cert === undefined) {
+    return `no client certificate: the broker requires mutual TLS and closed the handshake (${msg})`;
+  }
+  try {
+    const cert = new X509Certificate(tls.cert);
+    if (cert.validToDate.getTime() < now.getTime()) {
+      return `client certificate expired on ${cert.validToDate.toISOString()}; the broker rejected it`;
+    }
+    if (cert.validFromDate.getTime() > now.getTime()) {
+      return `client certificate not valid before ${cert.validFromDate.toISOString()}`;
+    }
+    const ca = new X509Certificate(tls.ca);
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
+      return `unknown CA: the client certificate (issuer ${cert.issuer}) is not signed by the CA ` +
+        `given with --tls-ca, and the broker rejected it`;
+    }
+  } catch (e) {
+    return `client certificate unreadable: ${toStr(e)}`;
+  }
+  return `the broker rejected the TLS handshake: ${msg}`;
+}
+
+// Deno's node:tls raises a late TLS alert (the server rejecting our client certificate after
+// the handshake finished on our side) as an uncaught error instead of a socket event. While any
+// broker is open, such alerts are swallowed here and reported as "error" events.
+const alertSinks = new Set<(detail: string) => void>();
+function onGlobalError(e: Event): void {
+  const err = (e as ErrorEvent).error;
+  const code = codeOf(err);
+  if (/^received fatal alert/.test(toStr(err)) || code.startsWith("ERR_SSL_")) {
+    e.preventDefault();
+    for (const sink of alertSinks) sink(`TLS alert from broker: ${toStr(err)}`);
+  }
+}
+function addAlertSink(sink: (detail: string) => void): void {
+  if (alertSinks.size === 0) globalThis.addEventListener("error", onGlobalError);
+  alertSinks.add(sink);
+}
+function removeAlertSink(sink: (detail: string) => void): void {
+  alertSinks.delete(sink);
+  if (alertSinks.size === 0) globalThis.removeEventListener("error", onGlobalError);
+}
+
+function toRecord(h: MsgHdrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const [k, v] of h) if (v[0] !== undefined) out[k] = v[0];
+  return out;
+}
+
+interface SubRecord {
+  subject: string;
+  onMessage: (m: BusMessage) => void;
+  sub: Subscription | null;
+  done: boolean;
+}
+
+/**
+ * Connects to a broker over TLS (mutual TLS with a client certificate, or a creds file over
+ * server-verified TLS) and returns the Bus and Stream ports.
+ *
+ * Refuses at once, without contacting anything, with BROKER_TLS_REQUIRED when `tls` is null or
+ * lacks client credentials. With `firstConnect: "fail"` (the default) it waits for the first
+ * connection and rejects with BROKER_CONNECT naming the cause (unknown CA, certificate expired,
+ * no client certificate, connection refused, ...). With `firstConnect: "retry"` it resolves
+ * immediately and connects in the background, so a caller (the agent) never blocks on the
+ * network and a broker that is down at start is picked up when it comes. Once connected, the
+ * connection reconnects forever (maxReconnectAttempts -1) with jittered backoff.
+ */
+export async function connectBroker(options: BrokerOptions): Promise<Broker> {
+  const tls = checkBrokerOptions(options);
+  const emit = (kind: BrokerEvent["kind"], detail: string) => {
+    try {
+      options.onEvent?.({ kind, detail });
+    } catch { /* a listener must not break the client */ }
+  };
+  const wait = options.reconnectWaitMs ?? 2000;
+  const jitter = options.reconnectJitterMs ?? 1000;
+  const tlsOpts: { ca: string; cert?: string; key?: string } = { ca: tls.ca };
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    tlsOpts.cert = tls.cert;
+    tlsOpts.key = tls.key;
+  }
+  const creds = options.creds;
+  const natsOpts = {
+    servers: options.urls.map((u) => u.replace(/^nats:\/\//i, "tls://")),
+    tls: tlsOpts,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: wait,
+    reconnectJitter: jitter,
+    reconnectJitterTLS: jitter,
+    timeout: options.connectTimeoutMs ?? 10_000,
+    ...(creds === undefined ? {} : {
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    }),
+  };
+
+  let nc: NatsConnection | null = null;
+  let js: JetStreamClient | null = null;
+  let connected = false;
+  let closed = false;
+  const subs = new Set<SubRecord>();
+  const alertSink = (detail: string) => emit("error", detail);
+  addAlertSink(alertSink);
+
+  const attach = (rec: SubRecord) => {
+    if (!nc || rec.done || rec.sub) return;
+    rec.sub = nc.subscribe(rec.subject, {
+      callback: (err: Error | null, m: Msg) => {
+        if (err) return emit("error", `subscription ${rec.subject}: ${err.message}`);
+        const bm: BusMessage = { subject: m.subject, data: m.data, headers: toRecord(m.headers) };
+        if (m.reply) bm.respond = (data: Uint8Array) => void m.respond(data);
+        try {
+          rec.onMessage(bm);
+        } catch (e) {
+          emit("error", `subscriber of ${rec.subject} threw: ${toStr(e)}`);
+        }
+      },
+    });
+  };
+
+  const adopt = (conn: NatsConnection) => {
+    nc = conn;
+    js = jetstream(conn);
+    connected = true;
+    emit("connected", conn.getServer());
+    for (const rec of subs) attach(rec);
+    (async () => {
+      for await (const s of conn.status()) {
+        switch (s.type) {
+          case "disconnect":
+            connected = false;
+            emit("disconnected", s.server);
+            break;
+          case "reconnect":
+            connected = true;
+            emit("connected", s.server);
+            break;
+          case "reconnecting":
+            emit("reconnecting", "");
+            break;
+          case "error":
+            emit("error", s.error.message);
+            break;
+          default:
+            break;
+        }
+      }
+    })().catch((e) => emit("error", toStr(e)));
+    conn.closed().then(() => {
+      connected = false;
+    });
+  };
+
+  const attempt = async (): Promise<NatsConnection> => {
+    try {
+      return await connect(natsOpts);
+    } catch (e) {
+      throw new ScoutError(
+        "BROKER_CONNECT",
+        `cannot connect to broker ${options.urls.join(",")}: ${diagnose(e, tls)}`,
+        {
+          hint: "check the broker address and that --tls-ca/--tls-cert/--tls-key (or --creds) " +
+            "match the broker's configuration and are not expired",
+          context: { urls: options.urls },
+          cause: e,
+        },
+      );
+    }
+  };
+
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
+  if ((options.firstConnect ?? "fail") === "fail") {
+    try {
+      adopt(await attempt());
+    } catch (e) {
+      removeAlertSink(alertSink);
+      throw e;
+    }
+  } else {
+    (async () => {
+      while (!closed) {
+        try {
+          const conn = await attempt();
+          if (closed) {
+            await conn.close();
+            return;
+          }
+          adopt(conn);
+          return;
+        } catch (e) {
+          emit("error", toStr(e));
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          retryTimer = setTimeout(r, wait + Math.random() * jitter);
+        });
+      }
+    })();
+  }
+
+  const notConnected = () =>
+    new ScoutError("BROKER_CONNECT", "not connected to the broker yet", {
+      hint: "the connection is still being established; retry later",
+      context: { urls: options.urls },
+    });
+
+  const bus: Bus = {
+    publish(subject, data, headers) {
+      if (!nc) throw notConnected();
+      if (headers && Object.keys(headers).length > 0) {
+        const h = natsHeaders();
+        for (const [k, v] of Object.entries(headers)) h.set(k, v);
+        nc.publish(subject, data, { headers: h });
+      } else {
+        nc.publish(subject, data);
+      }
+    },
+    subscribe(subject, onMessage) {
+      const rec: SubRecord = { subject, onMessage, sub: null, done: false };
+      subs.add(rec);
+      attach(rec);
+      return {
+        unsubscribe() {
+          rec.done = true;
+          subs.delete(rec);
+          rec.sub?.unsubscribe();
+        },
+      };
+    },
+    async request(subject, data, timeoutMs) {
+      if (!nc) throw notConnected();
+      try {
+        const m = await nc.request(subject, data, { timeout: timeoutMs });
+        return m.data;
+      } catch (e) {
+        throw new ScoutError("BROKER_CONNECT", `request on ${subject} failed: ${toStr(e)}`, {
+          hint: "check that a responder listens on the subject and the broker is reachable",
+          context: { subject },
+          cause: e,
+        });
+      }
+    },
+    async flush() {
+      if (!nc) throw notConnected();
+      await nc.flush();
+    },
+  };
+
+  const stream: Stream = {
+    async ensure(name, subjects, opts) {
+      if (!nc) throw notConnected();
+      const jsm = await js!.jetstreamManager();
+      const cfg: Partial<StreamConfig> & { name: string } = { name, subjects };
+      if (opts.maxAgeMs !== undefined) cfg.max_age = nanos(opts.maxAgeMs);
+      if (opts.duplicateWindowMs !== undefined) {
+        cfg.duplicate_window = nanos(opts.duplicateWindowMs);
+      }
+      try {
+        await jsm.streams.add(cfg);
+      } catch (e) {
+        if (!/already in use/i.test(toStr(e))) {
+          throw new ScoutError("BROKER_CONNECT", `cannot create stream ${name}: ${toStr(e)}`, {
+            hint:
+              "check that JetStream is enabled on the broker and the account may create streams",
+            context: { stream: name },
+            cause: e,
+          });
+        }
+        const { name: _n, ...rest } = cfg;
+        await jsm.streams.update(name, rest);
+      }
+    },
+    async publish(subject, data, opts) {
+      if (!js) throw notConnected();
+      try {
+        const ack = await js.publish(subject, data, {
+          msgID: opts.msgId,
+          timeout: opts.timeoutMs ?? 5000,
+        });
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (e) {
+        throw new ScoutError(
+          "BROKER_CONNECT",
+          `durable publish on ${subject} failed: ${toStr(e)}`,
+          {
+            hint: "check that a stream covers the subject and the broker is reachable",
+            context: { subject },
+            cause: e,
+          },
+        );
+      }
+    },
+  };
+
+  return {
+    bus,
+    stream,
+    status: () => (connected && nc !== null && !nc.isClosed() ? "connected" : "disconnected"),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      wake?.();
+      const conn = nc as NatsConnection | null;
+      if (conn && !conn.isClosed()) await conn.close();
+      connected = false;
+      removeAlertSink(alertSink);
+    },
+  };
+}
