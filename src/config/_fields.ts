@@ -85,7 +85,15 @@ export function stringMap(
     const out: Record<string, string> = {};
     let failed = false;
     for (const [key, item] of Object.entries(value)) {
-      if (options.keyPattern !== undefined && !options.keyPattern.pattern.test(key)) {
+      if (key === "__proto__") {
+        // JavaScript objects cannot carry this key as data (it sets the prototype).
+        addIssue(ctx, `${JSON.stringify(label)} may not have the key "__proto__"`, {
+          hint: "rename the key",
+          at: "key",
+          path: [key],
+        });
+        failed = true;
+      } else if (options.keyPattern !== undefined && !options.keyPattern.pattern.test(key)) {
         addIssue(ctx, `invalid ${options.keyPattern.what} ${JSON.stringify(key)}`, {
           hint: options.keyPattern.hint,
           at: "key",

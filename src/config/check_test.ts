@@ -512,3 +512,12 @@ Deno.test("check file loader requires a gossfile for builtin goss and refuses on
   ok(c.ok);
   if (c.ok) deepEqual([c.value[0]!.gossfile, c.value[0]!.vars], ["goss/x.yaml", { a: 1 }]);
 });
+
+Deno.test("check file loader refuses an annotation key that would set an object's prototype", () => {
+  const r = loadCheckFile(
+    'checks:\n  - name: sys\n    builtin: heartbeat\n    annotations:\n      "__proto__": x\n',
+    "p.yaml",
+  );
+  ok(!r.ok);
+  if (!r.ok) ok(formatError(r.errors[0]).includes('"__proto__"'), formatError(r.errors[0]));
+});
