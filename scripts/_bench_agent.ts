@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     maxOutputBytes: 65536,
     rescanMs: 30_000,
     maxConcurrent: 32,
+    fleet: null,
     printEvents: false,
   }, {
     runner,

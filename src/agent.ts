@@ -6,7 +6,7 @@
  */
 import { handleControl } from "./api/mod.ts";
 import { formatError } from "./errors.ts";
-import type { ScoutEvent } from "./events.ts";
+import { lifecycleEvent, type ScoutEvent, scoutSubject } from "./events.ts";
 import { createManager, type Manager } from "./machine/mod.ts";
 import {
   type Clock,
@@ -18,10 +18,14 @@ import {
   ensureDir,
   limitConcurrency,
   type Logger,
+  openSpool,
   type ProcessRunner,
   serveSocket,
   systemClock,
 } from "./runtime/mod.ts";
+
+/** Scout's version, in events and `scout version`. */
+export const VERSION = "0.1.0";
 
 /** Where Scout looks for Nagios plugins, in order. */
 export const DEFAULT_PLUGIN_DIRS: readonly string[] = [
@@ -57,6 +61,24 @@ export interface AgentConfig {
   maxConcurrent: number;
   /** Print one line per result and transition on stdout. */
   printEvents: boolean;
+  /** The fleet's broker; null runs standalone. */
+  fleet: FleetConfig | null;
+}
+
+/** How the agent joins the fleet: broker URLs and TLS material (PEM text), and its spool. */
+export interface FleetConfig {
+  /** Broker URLs (TLS is forced). */
+  urls: string[];
+  /** CA that verifies the broker. */
+  ca: string;
+  /** Client certificate and key for mutual TLS. */
+  cert?: string;
+  /** Client key. */
+  key?: string;
+  /** Creds file text (JWT + nkey) for operator-mode brokers. */
+  creds?: string;
+  /** Bytes of events the on-disk spool keeps while the broker is away; the oldest go first. */
+  spoolBytes: number;
 }
 
 /** Ports the agent builds for itself unless a test passes its own. */
@@ -156,9 +178,12 @@ export async function startAgent(
     ),
   });
   const events = config.eventsFile ? createLineWriter(config.eventsFile, fs, logger) : null;
+  const fleet = config.fleet ? await joinFleet(config.fleet, config, logger) : null;
   const out = new TextEncoder();
   const emit = (ev: ScoutEvent) => {
-    events?.write(JSON.stringify(ev) + "\n");
+    const json = JSON.stringify(ev);
+    events?.write(json + "\n");
+    fleet?.send(ev, json);
     overrides.onEvent?.(ev);
     if (config.printEvents) {
       const line = eventLine(ev);
@@ -198,6 +223,12 @@ export async function startAgent(
     `${config.stateDir}/scout.sock`,
     (req) => handleControl(manager, req, clock.now()),
   );
+  const lifecycle = (kind: "startup" | "shutdown") =>
+    emit(lifecycleEvent({ kind, identity: config.identity, component: "scout", version: VERSION }, {
+      eventId: crypto.randomUUID(),
+      timeMs: clock.now(),
+    }));
+  lifecycle("startup");
   const report = await manager.reload();
   logger.info("agent started", {
     identity: config.identity,
@@ -242,10 +273,66 @@ export async function startAgent(
         await watching;
         await socket.stop();
         await manager.stop();
+        lifecycle("shutdown");
         await events?.close();
+        await fleet?.stop();
         logger.info("agent stopped");
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * Joins the fleet: events go into the on-disk spool in the state directory and leave it for
+ * JetStream (`scout.node.<token>.>`) once acknowledged. The broker connection is made in the
+ * background and retried forever; checks never wait for it. NATS loads only here.
+ */
+async function joinFleet(
+  fleet: FleetConfig,
+  config: AgentConfig,
+  logger: Logger,
+): Promise<{ send(ev: ScoutEvent, json: string): void; stop(): Promise<void> }> {
+  const { connectBroker, startSpooledPublisher } = await import("./transport/mod.ts");
+  const broker = await connectBroker({
+    urls: fleet.urls,
+    tls: {
+      ca: fleet.ca,
+      ...(fleet.cert ? { cert: fleet.cert } : {}),
+      ...(fleet.key ? { key: fleet.key } : {}),
+    },
+    ...(fleet.creds ? { creds: fleet.creds } : {}),
+    name: `scout-agent ${config.identity}`,
+    firstConnect: "retry",
+    onEvent: (e) =>
+      e.kind === "connected"
+        ? logger.info("broker connected", { server: e.detail })
+        : logger.warn(`broker ${e.kind}`, { detail: e.detail }),
+  });
+  const spool = openSpool({ dir: `${config.stateDir}/spool`, maxBytes: fleet.spoolBytes });
+  if (spool.dropped() > 0) {
+    logger.warn("events were dropped from a full spool", { dropped: spool.dropped() });
+  }
+  const publisher = startSpooledPublisher({
+    spool,
+    stream: broker.stream,
+    onError: (m) => logger.warn("events wait in the spool until the broker is back", { error: m }),
+    onRecovered: () => logger.info("spooled events are flowing again"),
+  });
+  return {
+    send(ev, json) {
+      spool.append({ id: ev.id, subject: scoutSubject(config.identity, ev), data: json });
+      publisher.kick();
+    },
+    async stop() {
+      // Give the last events (the shutdown event among them) a moment to leave the spool.
+      for (let i = 0; i < 40 && spool.size().records > 0 && broker.status() === "connected"; i++) {
+        publisher.kick();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await publisher.stop();
+      await broker.close();
+      spool.close();
     },
   };
 }

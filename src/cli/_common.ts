@@ -54,7 +54,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof ScoutError) {
     if (
       err.code === "USAGE" || err.code === "NO_AGENT" || err.code.startsWith("CONFIG") ||
-      err.code === "IDENTITY_INVALID"
+      err.code === "IDENTITY_INVALID" ||
+      err.code === "BROKER_TLS_REQUIRED"
     ) {
       return 2;
     }

@@ -1,4 +1,4 @@
-import { DEFAULT_PLUGIN_DIRS, startAgent } from "../agent.ts";
+import { DEFAULT_PLUGIN_DIRS, type FleetConfig, startAgent } from "../agent.ts";
 import { parseDuration, parseIdentity } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
@@ -21,6 +21,12 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
   --max-output BYTES      plugin output kept per run (default 65536)
   --rescan DURATION       periodic rescan of check files (default 30s)
   --max-concurrent N      most plugins running at once; more wait for a slot (default 32)
+  --broker URL            the fleet's NATS broker (repeatable); TLS always
+  --tls-ca FILE           CA that verifies the broker
+  --tls-cert FILE         client certificate (mutual TLS)
+  --tls-key FILE          client key
+  --creds FILE            NATS creds (JWT + nkey) for operator-mode brokers, with --tls-ca
+  --spool-size BYTES      events kept on disk while the broker is away (default 64 MiB)
   --no-splay              start checks at once instead of after a random splay
   --quiet                 do not print results on the terminal
   --log-level LEVEL       debug, info, warn or error (default info)
@@ -42,6 +48,48 @@ function defaultIdentity(io: CliIo): string {
   return pod ?? Deno.hostname();
 }
 
+async function readFlagFile(flag: string, path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ScoutError("USAGE", `Cannot read ${flag} "${path}": ${(e as Error).message}`, {
+      hint: `give ${flag} a readable file`,
+    });
+  }
+}
+
+/** The fleet settings from flags and their SCOUT_* twins; null without a broker. */
+async function fleetConfig(
+  values: Record<string, string | boolean | string[] | undefined>,
+  io: CliIo,
+): Promise<FleetConfig | null> {
+  const str = (k: string, env: string) => (values[k] as string | undefined) ?? io.env(env);
+  const urls = (values.broker as string[] | undefined) ?? io.env("SCOUT_BROKER")?.split(",") ?? [];
+  if (urls.length === 0) return null;
+  const ca = await readFlagFile("--tls-ca", str("tls-ca", "SCOUT_TLS_CA"));
+  if (ca === undefined) {
+    throw new ScoutError("BROKER_TLS_REQUIRED", `--broker needs TLS: no --tls-ca given`, {
+      hint: "Scout never connects without TLS: give --tls-ca, and --tls-cert/--tls-key or --creds",
+    });
+  }
+  const spoolBytes = Number(values["spool-size"] ?? 64 * 1024 * 1024);
+  if (!Number.isInteger(spoolBytes) || spoolBytes < 65536) {
+    throw new ScoutError("USAGE", "--spool-size must be a whole number of bytes, at least 65536");
+  }
+  const cert = await readFlagFile("--tls-cert", str("tls-cert", "SCOUT_TLS_CERT"));
+  const key = await readFlagFile("--tls-key", str("tls-key", "SCOUT_TLS_KEY"));
+  const creds = await readFlagFile("--creds", str("creds", "SCOUT_CREDS"));
+  return {
+    urls,
+    ca,
+    spoolBytes,
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(creds === undefined ? {} : { creds }),
+  };
+}
+
 /** `scout agent`: runs the node agent until SIGINT or SIGTERM. */
 export const agentCommand: Command = {
   name: "agent",
@@ -60,6 +108,12 @@ export const agentCommand: Command = {
       "max-output": { type: "string" },
       rescan: { type: "string" },
       "max-concurrent": { type: "string" },
+      broker: { type: "string", multiple: true },
+      "tls-ca": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      creds: { type: "string" },
+      "spool-size": { type: "string" },
       "no-splay": { type: "boolean" },
       quiet: { type: "boolean" },
       "log-level": { type: "string" },
@@ -80,6 +134,7 @@ export const agentCommand: Command = {
     if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
       throw new ScoutError("USAGE", `--max-concurrent must be a whole number of at least 1`);
     }
+    const fleet = await fleetConfig(values, io);
     const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
     const logger = createConsoleLogger({ level });
     // Signals are caught before anything starts, so a stop during start-up still stops
@@ -100,6 +155,7 @@ export const agentCommand: Command = {
       maxOutputBytes: maxOutput,
       rescanMs: parseDuration(values.rescan ?? "30s"),
       maxConcurrent,
+      fleet,
       printEvents: !(values.quiet ?? false),
     }, { logger });
     await done.promise;

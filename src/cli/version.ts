@@ -1,7 +1,6 @@
 import { type Command, parseFlags } from "./_common.ts";
 
-/** Scout's version. */
-export const VERSION = "0.1.0";
+import { VERSION } from "../agent.ts";
 
 /** `scout version`: version, Deno version, target and permission profile. */
 export const versionCommand: Command = {

@@ -1,6 +1,7 @@
 /**
  * Messaging ports (Bus: publish/subscribe/request; Stream: durable publish with ack) on NATS.
- * Layer 1: imports errors.ts, node:crypto and npm:@nats-io/* only; the only importer of @nats-io.
+ * Layer 1: imports errors.ts, runtime types, node:crypto and npm:@nats-io/*; the only importer of
+ * @nats-io. Also the spooled publisher: events leave the on-disk spool only once JetStream acked them.
  * TLS is mandatory on every broker connection; failures are ScoutErrors naming the cause.
  * @module
  */
@@ -16,3 +17,8 @@ export {
   type Stream,
   type StreamOptions,
 } from "./_nats.ts";
+export {
+  type SpooledPublisher,
+  type SpooledPublisherOptions,
+  startSpooledPublisher,
+} from "./publisher.ts";

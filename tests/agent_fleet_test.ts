@@ -1,0 +1,162 @@
+/**
+ * The agent in fleet mode against a real nats-server (mutual TLS, JetStream): every event it
+ * produces reaches the SCOUT_EVENTS stream once, in order, also across a broker outage.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { connectBroker } from "../src/transport/mod.ts";
+import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function fileIds(path: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").filter(Boolean).map((l) => JSON.parse(l).id);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test({
+  name: "agent sends every event to JetStream once and in order, across a broker outage",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-fleet-" });
+    const pki = await makePki(`${dir}/pki`);
+    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+    const admin = await connectBroker({
+      urls: [server.url],
+      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+      name: "test-admin",
+    });
+    await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
+    await admin.close();
+    await Deno.mkdir(`${dir}/checks`);
+    await Deno.writeTextFile(
+      `${dir}/checks/beat.yaml`,
+      "checks:\n  - name: beat_a\n    builtin: heartbeat\n    interval: 1s\n  - name: beat_b\n    builtin: heartbeat\n    interval: 1s\n",
+    );
+    const events = `${dir}/events.jsonl`;
+    const agent = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "-P=agent",
+        "main.ts",
+        "agent",
+        "--identity",
+        "node1.example",
+        "--checks",
+        `${dir}/checks`,
+        "--machines",
+        `${dir}/machines`,
+        "--state-dir",
+        `${dir}/state`,
+        "--events-file",
+        events,
+        "--no-splay",
+        "--quiet",
+        "--broker",
+        server.url,
+        "--tls-ca",
+        pki.caFile,
+        "--tls-cert",
+        pki.client.certFile,
+        "--tls-key",
+        pki.client.keyFile,
+      ],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reader = await connect({
+      servers: server.url.replace("tls://", ""),
+      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+    });
+    const jsm = await jetstream(reader).jetstreamManager();
+    const count = async () => (await jsm.streams.info("SCOUT_EVENTS")).state.messages;
+    try {
+      await waitFor("events in the stream", async () => ((await count()) >= 4 ? true : undefined));
+      await reader.close();
+      await server.stop();
+      const before = (await fileIds(events)).length;
+      await waitFor(
+        "events produced while the broker is down",
+        async () => (await fileIds(events)).length >= before + 4 ? true : undefined,
+      );
+      await server.restart();
+      const reader2 = await connect({
+        servers: server.url.replace("tls://", ""),
+        tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+      });
+      const jsm2 = await jetstream(reader2).jetstreamManager();
+      const count2 = async () => (await jsm2.streams.info("SCOUT_EVENTS")).state.messages;
+      const sent = (await fileIds(events)).length;
+      await waitFor(
+        "the spooled events",
+        async () => ((await count2()) >= sent ? true : undefined),
+      );
+      agent.kill("SIGTERM");
+      const status = await agent.status;
+      equal(status.code, 0);
+      const written = await fileIds(events);
+      await waitFor(
+        "the last events",
+        async () => ((await count2()) >= written.length ? true : undefined),
+      );
+      const n = await count2();
+      const stored: string[] = [];
+      const subjects = new Set<string>();
+      for (let seq = 1; seq <= n; seq++) {
+        const m = (await jsm2.streams.getMessage("SCOUT_EVENTS", { seq }))!;
+        stored.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+        subjects.add(m.subject.split(".").slice(0, 3).join("."));
+      }
+      await reader2.close();
+      deepEqual(stored, written, "the stream holds every event once, in the agent's order");
+      deepEqual([...subjects], ["scout.node.node1_example"]);
+      const types = (await Deno.readTextFile(events)).split("\n").filter(Boolean).map((l) =>
+        JSON.parse(l).type
+      );
+      equal(types[0], "io.choria.lifecycle.v1.startup");
+      equal(types.at(-1), "io.choria.lifecycle.v1.shutdown");
+      ok(stored.length >= 10);
+    } finally {
+      try {
+        agent.kill("SIGKILL");
+      } catch { /* exited */ }
+      await agent.stderr.cancel().catch(() => {});
+      await server.stop().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "agent refuses a broker without TLS material, with exit 2 and a hint",
+  async fn() {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "-P=agent", "main.ts", "agent", "--broker", "nats://127.0.0.1:4222"],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    equal(out.code, 2);
+    const err = new TextDecoder().decode(out.stderr);
+    ok(err.includes("--tls-ca"), err);
+    ok(!err.includes("    at "), err);
+  },
+});
