@@ -10,6 +10,75 @@ import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
+interface AgentPki {
+  caFile: string;
+  client: { certFile: string; keyFile: string };
+}
+
+/** Starts `scout agent` in fleet mode under the agent's permission set, with heartbeats every 1 s. */
+function spawnAgent(dir: string, url: string, pki: AgentPki): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "-P=agent",
+      "main.ts",
+      "agent",
+      "--identity",
+      "node1.example",
+      "--checks",
+      `${dir}/checks`,
+      "--machines",
+      `${dir}/machines`,
+      "--state-dir",
+      `${dir}/state`,
+      "--events-file",
+      `${dir}/events.jsonl`,
+      "--no-splay",
+      "--quiet",
+      "--broker",
+      url,
+      "--tls-ca",
+      pki.caFile,
+      "--tls-cert",
+      pki.client.certFile,
+      "--tls-key",
+      pki.client.keyFile,
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function writeBeats(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/checks`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/checks/beat.yaml`,
+    "checks:\n  - name: beat_a\n    builtin: heartbeat\n    interval: 1s\n  - name: beat_b\n    builtin: heartbeat\n    interval: 1s\n",
+  );
+}
+
+/** Every stored message's event id, in stream order. */
+async function storedIds(url: string, pki: { ca: string; client: { cert: string; key: string } }) {
+  const nc = await connect({
+    servers: url.replace("tls://", ""),
+    tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+  });
+  try {
+    const jsm = await jetstream(nc).jetstreamManager();
+    const n = (await jsm.streams.info("SCOUT_EVENTS")).state.messages;
+    const ids: string[] = [];
+    for (let seq = 1; seq <= n; seq++) {
+      const m = (await jsm.streams.getMessage("SCOUT_EVENTS", { seq }))!;
+      ids.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+    }
+    return ids;
+  } finally {
+    await nc.close();
+  }
+}
+
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -44,44 +113,9 @@ Deno.test({
     });
     await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
     await admin.close();
-    await Deno.mkdir(`${dir}/checks`);
-    await Deno.writeTextFile(
-      `${dir}/checks/beat.yaml`,
-      "checks:\n  - name: beat_a\n    builtin: heartbeat\n    interval: 1s\n  - name: beat_b\n    builtin: heartbeat\n    interval: 1s\n",
-    );
+    await writeBeats(dir);
     const events = `${dir}/events.jsonl`;
-    const agent = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "-P=agent",
-        "main.ts",
-        "agent",
-        "--identity",
-        "node1.example",
-        "--checks",
-        `${dir}/checks`,
-        "--machines",
-        `${dir}/machines`,
-        "--state-dir",
-        `${dir}/state`,
-        "--events-file",
-        events,
-        "--no-splay",
-        "--quiet",
-        "--broker",
-        server.url,
-        "--tls-ca",
-        pki.caFile,
-        "--tls-cert",
-        pki.client.certFile,
-        "--tls-key",
-        pki.client.keyFile,
-      ],
-      cwd: ROOT,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const agent = spawnAgent(dir, server.url, pki);
     const reader = await connect({
       servers: server.url.replace("tls://", ""),
       tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
@@ -138,7 +172,6 @@ Deno.test({
       try {
         agent.kill("SIGKILL");
       } catch { /* exited */ }
-      await agent.stderr.cancel().catch(() => {});
       await server.stop().catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
@@ -158,5 +191,62 @@ Deno.test({
     const err = new TextDecoder().decode(out.stderr);
     ok(err.includes("--tls-ca"), err);
     ok(!err.includes("    at "), err);
+  },
+});
+
+Deno.test({
+  name: "events spooled while the broker is down survive a SIGKILL of the agent and arrive once",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-fleet-kill-" });
+    const pki = await makePki(`${dir}/pki`);
+    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+    const admin = await connectBroker({
+      urls: [server.url],
+      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+      name: "test-admin",
+    });
+    await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
+    await admin.close();
+    await server.stop();
+    await writeBeats(dir);
+    const events = `${dir}/events.jsonl`;
+    let agent = spawnAgent(dir, server.url, pki);
+    try {
+      await waitFor(
+        "events produced with the broker down",
+        async () => (await fileIds(events)).length >= 6 ? true : undefined,
+      );
+      agent.kill("SIGKILL");
+      await agent.status;
+      await server.restart();
+      agent = spawnAgent(dir, server.url, pki);
+      await waitFor(
+        "the second run's first events",
+        async () => (await fileIds(events)).length >= 12 ? true : undefined,
+      );
+      agent.kill("SIGTERM");
+      equal((await agent.status).code, 0);
+      const written = await fileIds(events);
+      const stored = await waitFor("every written event in the stream", async () => {
+        const ids = await storedIds(server.url, pki);
+        return written.every((id) => ids.includes(id)) ? ids : undefined;
+      });
+      equal(new Set(stored).size, stored.length, "no event is stored twice");
+      const positions = written.map((id) => stored.indexOf(id));
+      deepEqual(
+        positions,
+        [...positions].sort((a, b) => a - b),
+        "stream order follows the agent's",
+      );
+    } finally {
+      try {
+        agent.kill("SIGKILL");
+      } catch { /* exited */ }
+      await server.stop().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
