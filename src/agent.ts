@@ -6,7 +6,14 @@
  */
 import { handleControl } from "./api/mod.ts";
 import { formatError } from "./errors.ts";
-import { lifecycleEvent, type ScoutEvent, scoutSubject } from "./events.ts";
+import {
+  lifecycleEvent,
+  publishes,
+  type PublishPolicy,
+  SCOUT_EXTENSIONS,
+  type ScoutEvent,
+  scoutSubject,
+} from "./events.ts";
 import { createManager, type Manager } from "./machine/mod.ts";
 import {
   type Clock,
@@ -26,6 +33,9 @@ import {
 
 /** Scout's version, in events and `scout version`. */
 export const VERSION = "0.1.0";
+
+/** How often a fleet agent sends its alive lifecycle event. */
+const ALIVE_MS = 30 * 60_000;
 
 /** Where Scout looks for Nagios plugins, in order. */
 export const DEFAULT_PLUGIN_DIRS: readonly string[] = [
@@ -79,6 +89,10 @@ export interface FleetConfig {
   creds?: string;
   /** Bytes of events the on-disk spool keeps while the broker is away; the oldest go first. */
   spoolBytes: number;
+  /** Which events go to the fleet. */
+  policy: PublishPolicy;
+  /** Every check's current state is re-sent this often (0: never), so a view can be rebuilt. */
+  announceMs: number;
 }
 
 /** Ports the agent builds for itself unless a test passes its own. */
@@ -180,12 +194,14 @@ export async function startAgent(
   const events = config.eventsFile ? createLineWriter(config.eventsFile, fs, logger) : null;
   const fleet = config.fleet ? await joinFleet(config.fleet, config, logger) : null;
   const out = new TextEncoder();
+  let announcing = false;
   const emit = (ev: ScoutEvent) => {
+    if (announcing) ev[SCOUT_EXTENSIONS.announce] = true;
     const json = JSON.stringify(ev);
     events?.write(json + "\n");
-    fleet?.send(ev, json);
+    if (announcing || !config.fleet || publishes(config.fleet.policy, ev)) fleet?.send(ev, json);
     overrides.onEvent?.(ev);
-    if (config.printEvents) {
+    if (config.printEvents && !announcing) {
       const line = eventLine(ev);
       if (line) Deno.stdout.writeSync(out.encode(line + "\n"));
     }
@@ -223,10 +239,11 @@ export async function startAgent(
     `${config.stateDir}/scout.sock`,
     (req) => handleControl(manager, req, clock.now()),
   );
-  const lifecycle = (kind: "startup" | "shutdown") =>
+  const lifecycle = (kind: "startup" | "shutdown" | "alive") =>
     emit(lifecycleEvent({ kind, identity: config.identity, component: "scout", version: VERSION }, {
       eventId: crypto.randomUUID(),
       timeMs: clock.now(),
+      ...(fleet ? { extensions: { [SCOUT_EXTENSIONS.dropped]: fleet.dropped() } } : {}),
     }));
   lifecycle("startup");
   const report = await manager.reload();
@@ -257,6 +274,31 @@ export async function startAgent(
     if (!watcher) return;
     for await (const _ of watcher) reloadSoon();
   })().catch((e) => logger.warn("file watching stopped", { error: String(e) }));
+  // Fleet mode: re-announce every check's state now and then, and say "alive" every 30 min
+  // (the first time after a random part of that, as Choria does, so a fleet does not beat
+  // in step).
+  const every = (ms: number, first: number, fn: () => void) => {
+    let t = clock.setTimer(first, function tick() {
+      fn();
+      t = clock.setTimer(ms, tick);
+    });
+    return { cancel: () => t.cancel() };
+  };
+  const periodic = config.fleet
+    ? [
+      ...(config.fleet.announceMs > 0
+        ? [every(config.fleet.announceMs, config.fleet.announceMs, () => {
+          announcing = true;
+          try {
+            manager.announce();
+          } finally {
+            announcing = false;
+          }
+        })]
+        : []),
+      every(ALIVE_MS, Math.floor(Math.random() * ALIVE_MS), () => lifecycle("alive")),
+    ]
+    : [];
   let rescan = clock.setTimer(config.rescanMs, function tick() {
     void manager.reload();
     rescan = clock.setTimer(config.rescanMs, tick);
@@ -268,6 +310,7 @@ export async function startAgent(
     stop() {
       stopping ??= (async () => {
         rescan.cancel();
+        for (const p of periodic) p.cancel();
         debounce?.cancel();
         watcher?.close();
         await watching;
@@ -292,7 +335,7 @@ async function joinFleet(
   fleet: FleetConfig,
   config: AgentConfig,
   logger: Logger,
-): Promise<{ send(ev: ScoutEvent, json: string): void; stop(): Promise<void> }> {
+): Promise<{ send(ev: ScoutEvent, json: string): void; dropped(): number; stop(): Promise<void> }> {
   const { connectBroker, startSpooledPublisher } = await import("./transport/mod.ts");
   const broker = await connectBroker({
     urls: fleet.urls,
@@ -324,6 +367,7 @@ async function joinFleet(
       spool.append({ id: ev.id, subject: scoutSubject(config.identity, ev), data: json });
       publisher.kick();
     },
+    dropped: () => spool.dropped(),
     async stop() {
       // Give the last events (the shutdown event among them) a moment to leave the spool.
       for (let i = 0; i < 40 && spool.size().records > 0 && broker.status() === "connected"; i++) {

@@ -178,7 +178,28 @@ export const SCOUT_EXTENSIONS = {
   attempts: "scoutattempts",
   maintReason: "scoutmaintreason",
   maintUntil: "scoutmaintuntil",
+  announce: "scoutannounce",
+  dropped: "scoutdropped",
 } as const;
+
+/** Which events an agent publishes to the fleet (its events file always gets every event). */
+export const PUBLISH_POLICIES = ["all", "changes", "non-ok"] as const;
+
+/** A publish policy. */
+export type PublishPolicy = typeof PUBLISH_POLICIES[number];
+
+/**
+ * Whether a policy publishes an event: `all` every event; `changes` lifecycle events,
+ * transitions and every result that is not OK; `non-ok` lifecycle events, transitions into a
+ * state other than OK and results that are not OK. Announcements (re-sent states) are always
+ * published by the caller, so a fleet view can be rebuilt under any policy.
+ */
+export function publishes(policy: PublishPolicy, ev: ScoutEvent): boolean {
+  if (policy === "all" || ev.source === LIFECYCLE_SOURCE) return true;
+  const data = ev.data as { status?: unknown; to_state?: unknown };
+  if (ev.type === TRANSITION_PROTOCOL) return policy === "changes" || data.to_state !== "OK";
+  return typeof data.status === "string" && data.status !== "OK";
+}
 
 /** CloudEvent source of machine (transition and watcher) events. */
 export const MACHINE_SOURCE = "io.choria.machine";

@@ -16,6 +16,7 @@ import {
   nagiosStateEvent,
   type NagiosStatePayload,
   parseEvent,
+  publishes,
   scheduleStateEvent,
   SCOUT_EXTENSIONS,
   type ScoutEvent,
@@ -763,4 +764,31 @@ Deno.test({
       { numRuns: 300 },
     );
   },
+});
+
+Deno.test("publish policies: all sends everything, changes and non-ok filter OK results", () => {
+  const ref = { identity: "n1", machine: "web", version: "1.0.0", instanceId: "i" };
+  const meta = { eventId: "e", timeMs: 0 };
+  const state = (status: "OK" | "CRITICAL") =>
+    nagiosStateEvent(ref, {
+      watcher: "check",
+      plugin: "p",
+      status,
+      output: "",
+      checkTimeMs: 0,
+      runtimeMs: 1,
+      perfdata: [],
+      history: [],
+      annotations: {},
+    }, meta);
+  const toOk = transitionEvent(ref, { transition: "OK", from: "CRITICAL", to: "OK" }, meta);
+  const toCrit = transitionEvent(ref, { transition: "CRITICAL", from: "OK", to: "CRITICAL" }, meta);
+  const life = lifecycleEvent(
+    { kind: "startup", identity: "n1", component: "scout", version: "1" },
+    meta,
+  );
+  const all = [state("OK"), state("CRITICAL"), toOk, toCrit, life];
+  deepEqual(all.map((e) => publishes("all", e)), [true, true, true, true, true]);
+  deepEqual(all.map((e) => publishes("changes", e)), [false, true, true, true, true]);
+  deepEqual(all.map((e) => publishes("non-ok", e)), [false, true, false, true, true]);
 });

@@ -16,7 +16,12 @@ interface AgentPki {
 }
 
 /** Starts `scout agent` in fleet mode under the agent's permission set, with heartbeats every 1 s. */
-function spawnAgent(dir: string, url: string, pki: AgentPki): Deno.ChildProcess {
+function spawnAgent(
+  dir: string,
+  url: string,
+  pki: AgentPki,
+  extra: string[] = [],
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -44,6 +49,7 @@ function spawnAgent(dir: string, url: string, pki: AgentPki): Deno.ChildProcess 
       pki.client.certFile,
       "--tls-key",
       pki.client.keyFile,
+      ...extra,
     ],
     cwd: ROOT,
     stdout: "null",
@@ -59,8 +65,11 @@ async function writeBeats(dir: string): Promise<void> {
   );
 }
 
-/** Every stored message's event id, in stream order. */
-async function storedIds(url: string, pki: { ca: string; client: { cert: string; key: string } }) {
+/** Every stored message's event, in stream order. */
+async function storedEvents(
+  url: string,
+  pki: { ca: string; client: { cert: string; key: string } },
+): Promise<{ id: string; type: string; data: Record<string, unknown> }[]> {
   const nc = await connect({
     servers: url.replace("tls://", ""),
     tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
@@ -68,12 +77,12 @@ async function storedIds(url: string, pki: { ca: string; client: { cert: string;
   try {
     const jsm = await jetstream(nc).jetstreamManager();
     const n = (await jsm.streams.info("SCOUT_EVENTS")).state.messages;
-    const ids: string[] = [];
+    const out = [];
     for (let seq = 1; seq <= n; seq++) {
       const m = (await jsm.streams.getMessage("SCOUT_EVENTS", { seq }))!;
-      ids.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+      out.push(JSON.parse(new TextDecoder().decode(m.data)));
     }
-    return ids;
+    return out;
   } finally {
     await nc.close();
   }
@@ -231,7 +240,7 @@ Deno.test({
       equal((await agent.status).code, 0);
       const written = await fileIds(events);
       const stored = await waitFor("every written event in the stream", async () => {
-        const ids = await storedIds(server.url, pki);
+        const ids = (await storedEvents(server.url, pki)).map((e) => e.id);
         return written.every((id) => ids.includes(id)) ? ids : undefined;
       });
       equal(new Set(stored).size, stored.length, "no event is stored twice");
@@ -241,6 +250,63 @@ Deno.test({
         [...positions].sort((a, b) => a - b),
         "stream order follows the agent's",
       );
+    } finally {
+      try {
+        agent.kill("SIGKILL");
+      } catch { /* exited */ }
+      await server.stop().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "the non-ok publish policy sends problems and lifecycle events, not OK results",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-fleet-policy-" });
+    const pki = await makePki(`${dir}/pki`);
+    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+    const admin = await connectBroker({
+      urls: [server.url],
+      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+      name: "test-admin",
+    });
+    await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], {});
+    await admin.close();
+    await writeBeats(dir);
+    await Deno.writeTextFile(
+      `${dir}/checks/bad.yaml`,
+      "checks:\n  - name: broken\n    plugin: /usr/lib/nagios/plugins/check_dummy\n    arguments: 2 down\n    interval: 1s\n",
+    );
+    const agent = spawnAgent(dir, server.url, pki, ["--publish", "non-ok"]);
+    try {
+      await waitFor(
+        "results in the events file",
+        async () => (await fileIds(`${dir}/events.jsonl`)).length >= 12 ? true : undefined,
+      );
+      agent.kill("SIGTERM");
+      equal((await agent.status).code, 0);
+      const stored = await storedEvents(server.url, pki);
+      const statuses = new Set(
+        stored.filter((e) => e.type.endsWith("nagios.v1.state")).map((e) => e.data.status),
+      );
+      deepEqual([...statuses], ["CRITICAL"]);
+      ok(stored.some((e) => e.type === "io.choria.lifecycle.v1.startup"));
+      ok(
+        stored.some((e) =>
+          e.type === "io.choria.machine.v1.transition" && e.data.to_state === "CRITICAL"
+        ),
+      );
+      ok(
+        !stored.some((e) =>
+          e.type === "io.choria.machine.v1.transition" && e.data.to_state === "OK"
+        ),
+      );
+      const written = (await Deno.readTextFile(`${dir}/events.jsonl`)).split("\n").filter(Boolean);
+      ok(written.some((l) => l.includes('"status":"OK"')), "the events file still has every event");
     } finally {
       try {
         agent.kill("SIGKILL");

@@ -1,6 +1,7 @@
 import { DEFAULT_PLUGIN_DIRS, type FleetConfig, startAgent } from "../agent.ts";
 import { parseDuration, parseIdentity } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
+import { PUBLISH_POLICIES, type PublishPolicy } from "../events.ts";
 import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
 import { type CliIo, type Command, DEFAULT_STATE_DIR, flagOrEnv, parseFlags } from "./_common.ts";
 
@@ -27,6 +28,9 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
   --tls-key FILE          client key
   --creds FILE            NATS creds (JWT + nkey) for operator-mode brokers, with --tls-ca
   --spool-size BYTES      events kept on disk while the broker is away (default 64 MiB)
+  --publish POLICY        all (default), changes (transitions and non-OK results) or non-ok
+  --announce DURATION     re-send every check's state this often, for fleet views (default 5m;
+                          0 turns it off)
   --no-splay              start checks at once instead of after a random splay
   --quiet                 do not print results on the terminal
   --log-level LEVEL       debug, info, warn or error (default info)
@@ -77,6 +81,17 @@ async function fleetConfig(
   if (!Number.isInteger(spoolBytes) || spoolBytes < 65536) {
     throw new ScoutError("USAGE", "--spool-size must be a whole number of bytes, at least 65536");
   }
+  const policy = (values.publish as string | undefined) ?? "all";
+  if (!(PUBLISH_POLICIES as readonly string[]).includes(policy)) {
+    throw new ScoutError("USAGE", `Unknown --publish policy "${policy}"`, {
+      hint: `use one of ${PUBLISH_POLICIES.join(", ")}`,
+    });
+  }
+  const announce = (values.announce as string | undefined) ?? "5m";
+  const announceMs = announce === "0" ? 0 : parseDuration(announce);
+  if (announceMs !== 0 && announceMs < 60_000) {
+    throw new ScoutError("USAGE", "--announce must be at least 1m (or 0 to turn it off)");
+  }
   const cert = await readFlagFile("--tls-cert", str("tls-cert", "SCOUT_TLS_CERT"));
   const key = await readFlagFile("--tls-key", str("tls-key", "SCOUT_TLS_KEY"));
   const creds = await readFlagFile("--creds", str("creds", "SCOUT_CREDS"));
@@ -84,6 +99,8 @@ async function fleetConfig(
     urls,
     ca,
     spoolBytes,
+    policy: policy as PublishPolicy,
+    announceMs,
     ...(cert === undefined ? {} : { cert }),
     ...(key === undefined ? {} : { key }),
     ...(creds === undefined ? {} : { creds }),
@@ -114,6 +131,8 @@ export const agentCommand: Command = {
       "tls-key": { type: "string" },
       creds: { type: "string" },
       "spool-size": { type: "string" },
+      publish: { type: "string" },
+      announce: { type: "string" },
       "no-splay": { type: "boolean" },
       quiet: { type: "boolean" },
       "log-level": { type: "string" },
