@@ -378,6 +378,8 @@ Deno.test("Scout's extension attribute names are valid CloudEvents names", () =>
     "scoutattempts",
     "scoutmaintreason",
     "scoutmaintuntil",
+    "scoutannounce",
+    "scoutdropped",
   ]);
   for (const name of Object.values(SCOUT_EXTENSIONS)) {
     ok(/^[a-z0-9]{1,20}$/.test(name), name);
