@@ -16,7 +16,16 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/nats-core";
-import { jetstream, type JetStreamClient, type StreamConfig } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JsMsg,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { ScoutError } from "../errors.ts";
 
 /** A message delivered to a subscriber. */
@@ -51,6 +60,49 @@ export interface StreamOptions {
   duplicateWindowMs?: number;
 }
 
+/** A message read from a stream by Stream.consume. */
+export interface StreamMessage {
+  /** The subject it was published on. */
+  subject: string;
+  /** The payload. */
+  data: Uint8Array;
+  /** Headers (first value of each), empty when none. */
+  headers: Record<string, string>;
+  /** Its stream sequence; strictly increasing across the batches of one consume. */
+  seq: number;
+  /** When the stream stored it, in ms since the epoch (the broker's clock, not the sender's). */
+  timeMs: number;
+  /**
+   * True when this durable consumer had acknowledged it before: it comes again only because the
+   * caller asked to start earlier (ConsumeOptions.fromSeq), e.g. to rebuild state it lost.
+   */
+  replay: boolean;
+}
+
+/** Options of Stream.consume. */
+export interface ConsumeOptions {
+  /** Most messages handed to one handler call; default 256. */
+  batch?: number;
+  /**
+   * The first stream sequence the caller needs (the one after the last it has kept). When the
+   * durable consumer already delivered it, the consumer is re-created to start there; messages
+   * below it are skipped. Default: where the consumer's acknowledgements stopped.
+   */
+  fromSeq?: number;
+  /** How long the broker waits for an ack before delivering again, in ms; default 30000. */
+  ackWaitMs?: number;
+  /** Wait before a batch whose handler threw is handed over again, in ms; default 1000. */
+  retryMs?: number;
+  /** Receives problems (a handler that threw, a lost ack); never throws into the consumer. */
+  onError?(detail: string): void;
+}
+
+/** A running Stream.consume. */
+export interface Consumption {
+  /** Stops fetching, waits for the batch in hand to be handled and acked, and returns. */
+  stop(): Promise<void>;
+}
+
 /** Durable (JetStream) publishing with acknowledgement and de-duplication. */
 export interface Stream {
   /** Creates the stream, or updates it to this configuration when it exists. */
@@ -61,6 +113,21 @@ export interface Stream {
     data: Uint8Array,
     opts: { msgId: string; timeoutMs?: number },
   ): Promise<{ seq: number; duplicate: boolean }>;
+  /**
+   * Reads a stream through a durable pull consumer named `durable` (created when missing, with
+   * ack-all): hands messages to `handler` in stream order, in batches, and acknowledges a batch
+   * (one ack-all on its last message) only after the handler returned. A handler that throws
+   * gets the same batch again after `retryMs`, so nothing is skipped and order is kept. After a
+   * restart the consumer resumes after the last acknowledged message (or at `fromSeq`), in order:
+   * a consumer with deliveries that were never acknowledged is re-created at that point instead
+   * of waiting for redelivery.
+   */
+  consume(
+    stream: string,
+    durable: string,
+    handler: (batch: StreamMessage[]) => Promise<void>,
+    opts?: ConsumeOptions,
+  ): Promise<Consumption>;
 }
 
 /** A connection event reported through BrokerOptions.onEvent. */
@@ -466,7 +533,143 @@ export async function connectBroker(options: BrokerOptions): Promise<Broker> {
     },
   };
 
+  const consume: Stream["consume"] = async (name, durable, handler, opts = {}) => {
+    if (!nc || !js) throw notConnected();
+    const batch = Math.max(1, opts.batch ?? 256);
+    const report = (detail: string) => {
+      try {
+        opts.onError?.(detail);
+      } catch { /* a listener must not break the consumer */ }
+      emit("error", detail);
+    };
+    const fail = (what: string, e: unknown) =>
+      new ScoutError(
+        "BROKER_CONNECT",
+        `cannot ${what} consumer ${durable} on ${name}: ${toStr(e)}`,
+        {
+          hint: "check that JetStream is enabled and the stream exists",
+          context: { stream: name, consumer: durable },
+          cause: e,
+        },
+      );
+    let ackedBefore = 0;
+    let start: number;
+    try {
+      const jsm = await js.jetstreamManager();
+      let info = null;
+      try {
+        info = await jsm.consumers.info(name, durable);
+      } catch (e) {
+        if (!/consumer not found/i.test(toStr(e))) throw e;
+      }
+      const config: Partial<ConsumerConfig> = {
+        durable_name: durable,
+        ack_policy: AckPolicy.All,
+        ack_wait: nanos(opts.ackWaitMs ?? 30_000),
+        max_ack_pending: Math.max(1000, batch * 4),
+      };
+      if (info) {
+        ackedBefore = info.ack_floor.stream_seq;
+        start = opts.fromSeq ??
+          Math.max(ackedBefore + 1, info.config.opt_start_seq ?? 1);
+        if (info.delivered.stream_seq >= start) {
+          await jsm.consumers.delete(name, durable);
+          info = null;
+        }
+      } else {
+        start = opts.fromSeq ?? 1;
+      }
+      if (!info) {
+        await jsm.consumers.add(name, {
+          ...config,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: Math.max(1, start),
+        });
+      }
+    } catch (e) {
+      throw fail("create", e);
+    }
+    let messages: ConsumerMessages;
+    try {
+      const consumer = await js.consumers.get(name, durable);
+      messages = await consumer.consume({ max_messages: batch * 2 });
+    } catch (e) {
+      throw fail("start", e);
+    }
+    let stopped = false;
+    const buffer: JsMsg[] = [];
+    let signal = Promise.withResolvers<void>();
+    const pump = (async () => {
+      try {
+        for await (const m of messages) {
+          buffer.push(m);
+          signal.resolve();
+        }
+      } catch (e) {
+        if (!stopped) report(`consumer ${durable} on ${name} ended: ${toStr(e)}`);
+      }
+      signal.resolve();
+    })();
+    let last = start - 1;
+    const retryMs = opts.retryMs ?? 1000;
+    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+    let wakeRetry: (() => void) | undefined;
+    const worker = (async () => {
+      while (!stopped) {
+        if (buffer.length === 0) {
+          await signal.promise;
+          signal = Promise.withResolvers<void>();
+          continue;
+        }
+        const taken = buffer.splice(0, batch);
+        const fresh = taken.filter((m) => m.seq > last);
+        if (fresh.length > 0) {
+          const items: StreamMessage[] = fresh.map((m) => ({
+            subject: m.subject,
+            data: m.data,
+            headers: toRecord(m.headers),
+            seq: m.seq,
+            timeMs: Number(m.timestampNanos / 1_000_000n),
+            replay: m.seq <= ackedBefore,
+          }));
+          for (;;) {
+            try {
+              await handler(items);
+              break;
+            } catch (e) {
+              report(`handler of ${durable} on ${name} failed, retrying: ${toStr(e)}`);
+              if (stopped) return;
+              await new Promise<void>((r) => {
+                wakeRetry = r;
+                retryTimer = setTimeout(r, retryMs);
+              });
+              if (stopped) return;
+            }
+          }
+          last = fresh[fresh.length - 1]!.seq;
+        }
+        try {
+          await taken[taken.length - 1]!.ackAck({ timeout: 5000 });
+        } catch (e) {
+          report(`ack of ${durable} on ${name} failed: ${toStr(e)}`);
+        }
+      }
+    })();
+    return {
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        if (retryTimer !== undefined) clearTimeout(retryTimer);
+        wakeRetry?.();
+        signal.resolve();
+        await worker;
+        await messages.close().catch(() => {});
+        await pump;
+      },
+    };
+  };
   const stream: Stream = {
+    consume,
     async ensure(name, subjects, opts) {
       if (!nc) throw notConnected();
       const jsm = await js!.jetstreamManager();

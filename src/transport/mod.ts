@@ -1,5 +1,6 @@
 /**
- * Messaging ports (Bus: publish/subscribe/request; Stream: durable publish with ack) on NATS.
+ * Messaging ports (Bus: publish/subscribe/request; Stream: durable publish with ack, durable
+ * in-order consume with batched acks) on NATS.
  * Layer 1: imports errors.ts, runtime types, node:crypto and npm:@nats-io/*; the only importer of
  * @nats-io. Also the spooled publisher: events leave the on-disk spool only once JetStream acked them.
  * TLS is mandatory on every broker connection; failures are ScoutErrors naming the cause.
@@ -14,7 +15,10 @@ export {
   type BusMessage,
   checkBrokerOptions,
   connectBroker,
+  type ConsumeOptions,
+  type Consumption,
   type Stream,
+  type StreamMessage,
   type StreamOptions,
 } from "./_nats.ts";
 export {
