@@ -59,6 +59,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./control.ts")).resumeCommand,
   },
   {
+    name: "hub",
+    summary: "run the hub: fleet state view, event archive and HTTP API",
+    load: async () => (await import("./hub.ts")).hubCommand,
+  },
+  {
     name: "version",
     summary: "print version, Deno version, target and permission profile",
     load: async () => (await import("./version.ts")).versionCommand,

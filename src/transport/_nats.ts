@@ -648,6 +648,7 @@ export async function connectBroker(options: BrokerOptions): Promise<Broker> {
           }
           last = fresh[fresh.length - 1]!.seq;
         }
+        if (closed || (nc as NatsConnection | null)?.isClosed()) return;
         try {
           await taken[taken.length - 1]!.ackAck({ timeout: 5000 });
         } catch (e) {

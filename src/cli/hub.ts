@@ -1,0 +1,125 @@
+import { parseDuration } from "../config/mod.ts";
+import { ScoutError } from "../errors.ts";
+import { startHub } from "../hub/mod.ts";
+import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
+import { type CliIo, type Command, DEFAULT_STATE_DIR, flagOrEnv, parseFlags } from "./_common.ts";
+
+const HELP = `scout hub: run the hub's central services (fleet view, event archive)
+
+Usage: scout-hub hub --broker URL --tls-ca FILE (--tls-cert FILE --tls-key FILE | --creds FILE)
+                     [flags]
+
+Flags (each has a SCOUT_* environment twin, e.g. SCOUT_LISTEN):
+  --broker URL            the fleet's NATS broker (repeatable); TLS always
+  --tls-ca FILE           CA that verifies the broker
+  --tls-cert FILE         client certificate (mutual TLS)
+  --tls-key FILE          client key
+  --creds FILE            NATS creds (JWT + nkey) for operator-mode brokers, with --tls-ca
+  --listen ADDR           HTTP JSON API (default 127.0.0.1:8080); loopback only for now
+  --retention DURATION    how long the SCOUT_EVENTS stream keeps events (default 30d)
+  --stale-after DURATION  a node silent for longer is flagged stale (default 10m)
+  --state-dir DIR         state directory; the view snapshot goes to DIR/hub (default /var/lib/scout)
+  --log-level LEVEL       debug, info, warn or error (default info)
+
+HTTP API: GET /api/v1/nodes, GET /api/v1/checks?status=CRITICAL,WARNING&node=N&check=C&
+annotation=key=value&stale=true, GET /healthz.`;
+
+async function readFlagFile(flag: string, path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ScoutError("USAGE", `Cannot read ${flag} "${path}": ${(e as Error).message}`, {
+      hint: `give ${flag} a readable file`,
+    });
+  }
+}
+
+function duration(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new ScoutError("USAGE", `${flag}: ${(e as Error).message}`, {
+      hint: 'use a number with a unit, e.g. "10m" or "30d"',
+      cause: e,
+    });
+  }
+}
+
+/** `scout-hub hub`: runs the hub until SIGINT or SIGTERM. */
+export const hubCommand: Command = {
+  name: "hub",
+  summary: "run the hub: fleet state view, event archive and HTTP API",
+  help: HELP,
+  async run(args: string[], io: CliIo) {
+    const { values } = parseFlags(args, {
+      broker: { type: "string", multiple: true },
+      "tls-ca": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      creds: { type: "string" },
+      listen: { type: "string" },
+      retention: { type: "string" },
+      "stale-after": { type: "string" },
+      "state-dir": { type: "string" },
+      "log-level": { type: "string" },
+    }, "hub");
+    const str = (v: string | undefined, env: string) => v ?? io.env(env);
+    const urls = values.broker ?? io.env("SCOUT_BROKER")?.split(",").filter(Boolean) ?? [];
+    if (urls.length === 0) {
+      throw new ScoutError("USAGE", "scout hub needs a broker: no --broker given", {
+        hint: "give --broker tls://host:4222 with --tls-ca and --tls-cert/--tls-key",
+      });
+    }
+    const listen = flagOrEnv(values.listen, io, "SCOUT_LISTEN", "127.0.0.1:8080");
+    const retentionMs = duration(
+      "--retention",
+      flagOrEnv(values.retention, io, "SCOUT_RETENTION", "30d"),
+    );
+    const staleAfterMs = duration(
+      "--stale-after",
+      flagOrEnv(values["stale-after"], io, "SCOUT_STALE_AFTER", "10m"),
+    );
+    const ca = await readFlagFile("--tls-ca", str(values["tls-ca"], "SCOUT_TLS_CA"));
+    if (ca === undefined) {
+      throw new ScoutError("BROKER_TLS_REQUIRED", "--broker needs TLS: no --tls-ca given", {
+        hint:
+          "Scout never connects without TLS: give --tls-ca, and --tls-cert/--tls-key or --creds",
+      });
+    }
+    const cert = await readFlagFile("--tls-cert", str(values["tls-cert"], "SCOUT_TLS_CERT"));
+    const key = await readFlagFile("--tls-key", str(values["tls-key"], "SCOUT_TLS_KEY"));
+    const creds = await readFlagFile("--creds", str(values.creds, "SCOUT_CREDS"));
+    const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
+    const logger = createConsoleLogger({ level });
+    const done = Promise.withResolvers<void>();
+    const onSignal = () => done.resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    try {
+      const hub = await startHub({
+        broker: {
+          urls,
+          tls: {
+            ca,
+            ...(cert === undefined ? {} : { cert }),
+            ...(key === undefined ? {} : { key }),
+          },
+          ...(creds === undefined ? {} : { creds }),
+          name: "scout-hub",
+        },
+        listen,
+        streamMaxAgeMs: retentionMs,
+        staleAfterMs,
+        stateDir: flagOrEnv(values["state-dir"], io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR),
+        logger,
+      });
+      await done.promise;
+      await hub.stop();
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    }
+    return 0;
+  },
+};

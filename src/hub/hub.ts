@@ -1,0 +1,295 @@
+/**
+ * `scout hub`, first part: the SCOUT_EVENTS archive stream, the fleet state view fed by a durable
+ * consumer of it, the republishing of verified events on Choria's subjects, and the HTTP JSON
+ * API on loopback. The view is kept in `<state-dir>/hub/view.json` together with the last stream
+ * sequence it holds, written before each batch is acknowledged, so a restart resumes where it
+ * stopped; without a state directory (or when the snapshot is gone) the view is rebuilt from the
+ * whole stream, and events already republished are not republished again.
+ * @module
+ */
+import { ScoutError } from "../errors.ts";
+import { choriaSubject } from "../events.ts";
+import type { Logger } from "../runtime/mod.ts";
+import {
+  type Broker,
+  type BrokerOptions,
+  connectBroker,
+  type Consumption,
+  type StreamMessage,
+} from "../transport/mod.ts";
+import {
+  applyEvent,
+  createView,
+  type FleetView,
+  listNodes,
+  parseCheckFilter,
+  queryChecks,
+  restoreView,
+  snapshotView,
+} from "./view.ts";
+
+/** The stream that archives every node event. */
+export const EVENTS_STREAM = "SCOUT_EVENTS";
+/** The subjects it covers. */
+export const EVENTS_SUBJECTS: readonly string[] = ["scout.node.*.>"];
+/** The hub's durable consumer of the stream. */
+export const HUB_CONSUMER = "scout-hub-view";
+/** Default duplicate window of the stream: a re-sent event id within it is dropped. */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** Options of startHub. */
+export interface HubOptions {
+  /** How to reach the broker (TLS always). */
+  broker: BrokerOptions;
+  /** HTTP API address, `host:port`; loopback only for now. Port 0 picks a free port. */
+  listen: string;
+  /** Oldest event the stream keeps, in ms; undefined keeps everything. */
+  streamMaxAgeMs?: number;
+  /** Duplicate window of the stream, in ms; default 10 minutes. */
+  duplicateWindowMs?: number;
+  /** A node silent for longer than this is flagged stale. */
+  staleAfterMs: number;
+  /** Where the view snapshot is kept; null keeps it in memory only. */
+  stateDir: string | null;
+  /** Where the hub logs. */
+  logger: Logger;
+  /** Events per consumer batch; default 256. */
+  batch?: number;
+}
+
+/** A running hub. */
+export interface HubHandle {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** The live view (read it, do not change it). */
+  view: FleetView;
+  /** The last stream sequence applied to the view. */
+  lastSeq(): number;
+  /** Stops the consumer (after the batch in hand), the HTTP server and the connection. */
+  stop(): Promise<void>;
+}
+
+/** Splits `host:port`, `[v6]:port` or `:port`; throws USAGE when it is not one. */
+export function parseListen(addr: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port > 65535) {
+    throw new ScoutError("USAGE", `--listen "${addr}" is not host:port`, {
+      hint: "give an address such as 127.0.0.1:8080",
+      context: { listen: addr },
+    });
+  }
+  return { hostname: m[1] ?? m[2] ?? "", port };
+}
+
+/** Whether a listen host stays on this machine. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** Parses `--listen` and refuses addresses beyond loopback (they need TLS and a token). */
+export function checkListen(addr: string): { hostname: string; port: number } {
+  const l = parseListen(addr);
+  if (!isLoopback(l.hostname)) {
+    throw new ScoutError(
+      "USAGE",
+      `--listen ${addr} is not a loopback address; the hub's API beyond loopback needs TLS and ` +
+        "an operator token, which this version does not support yet",
+      {
+        hint: "listen on 127.0.0.1 (the default) and put a TLS proxy with authentication in front",
+        context: { listen: addr },
+      },
+    );
+  }
+  return l;
+}
+
+interface Snapshot {
+  seq: number;
+  view: unknown;
+}
+
+async function loadSnapshot(
+  file: string,
+  logger: Logger,
+): Promise<{ seq: number; view: FleetView }> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      logger.warn("cannot read the view snapshot; rebuilding from the stream", {
+        file,
+        error: String(e),
+      });
+    }
+    return { seq: 0, view: createView() };
+  }
+  try {
+    const snap = JSON.parse(text) as Snapshot;
+    if (!Number.isInteger(snap.seq) || snap.seq < 0) throw new Error("no sequence");
+    return { seq: snap.seq, view: restoreView(snap.view) };
+  } catch (e) {
+    logger.warn("the view snapshot is damaged; rebuilding from the stream", {
+      file,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return { seq: 0, view: createView() };
+  }
+}
+
+async function saveSnapshot(file: string, seq: number, view: FleetView): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify({ seq, view: snapshotView(view) }));
+  await Deno.rename(tmp, file);
+}
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+/**
+ * Starts the hub: connects, ensures the SCOUT_EVENTS stream, loads the view snapshot, consumes
+ * the stream durably into the view (republishing each newly verified event on Choria's
+ * subjects), and serves `GET /api/v1/nodes`, `GET /api/v1/checks` and `GET /healthz`.
+ */
+export async function startHub(opts: HubOptions): Promise<HubHandle> {
+  const { hostname, port } = checkListen(opts.listen);
+  const logger = opts.logger;
+  let snapFile: string | null = null;
+  if (opts.stateDir !== null) {
+    const dir = `${opts.stateDir}/hub`;
+    try {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new ScoutError("CONFIG_STATE", `cannot create the hub's state directory ${dir}`, {
+        hint: "give --state-dir a directory the hub may write",
+        context: { dir },
+        cause: e,
+      });
+    }
+    snapFile = `${dir}/view.json`;
+  }
+  const loaded = snapFile ? await loadSnapshot(snapFile, logger) : { seq: 0, view: createView() };
+  const view = loaded.view;
+  let lastSeq = loaded.seq;
+
+  const broker: Broker = await connectBroker({
+    ...opts.broker,
+    onEvent: (e) => {
+      opts.broker.onEvent?.(e);
+      if (e.kind === "error") logger.warn("broker", { detail: e.detail });
+      else logger.info(`broker ${e.kind}`, { detail: e.detail });
+    },
+  });
+  let consumption: Consumption | null = null;
+  let server: Deno.HttpServer<Deno.NetAddr> | null = null;
+  try {
+    await broker.stream.ensure(EVENTS_STREAM, [...EVENTS_SUBJECTS], {
+      duplicateWindowMs: opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
+      ...(opts.streamMaxAgeMs === undefined ? {} : { maxAgeMs: opts.streamMaxAgeMs }),
+    });
+    const handle = async (batch: StreamMessage[]) => {
+      for (const m of batch) {
+        if (m.seq <= lastSeq) continue;
+        const verdict = applyEvent(view, m.subject, m.data, m.timeMs);
+        if (verdict.ok) {
+          if (!m.replay) {
+            try {
+              broker.bus.publish(choriaSubject(verdict.event), m.data);
+            } catch (e) {
+              logger.warn("cannot republish an event on Choria's subjects", {
+                seq: m.seq,
+                error: e instanceof Error ? e.message : String(e),
+              });
+            }
+          }
+        } else {
+          logger.warn(`rejected a ${verdict.reason} event`, {
+            subject: m.subject,
+            seq: m.seq,
+            detail: verdict.detail,
+          });
+        }
+        lastSeq = m.seq;
+      }
+      if (snapFile) await saveSnapshot(snapFile, lastSeq, view);
+    };
+    consumption = await broker.stream.consume(EVENTS_STREAM, HUB_CONSUMER, handle, {
+      fromSeq: lastSeq + 1,
+      ...(opts.batch === undefined ? {} : { batch: opts.batch }),
+      onError: (detail) => logger.warn("event consumer", { detail }),
+    });
+
+    const serving = Promise.withResolvers<Deno.NetAddr>();
+    server = Deno.serve({
+      hostname,
+      port,
+      onListen: (addr) => serving.resolve(addr as Deno.NetAddr),
+      onError: (e) => {
+        logger.error("HTTP handler failed", { error: String(e) });
+        return json({ error: "internal error" }, 500);
+      },
+    }, (req) => {
+      const url = new URL(req.url);
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return json({ error: `method ${req.method} not allowed` }, 405);
+      }
+      const now = Date.now();
+      switch (url.pathname) {
+        case "/healthz":
+          return json({
+            status: broker.status() === "connected" ? "ok" : "degraded",
+            broker: broker.status(),
+            lastSeq,
+            counters: view.counters,
+          }, broker.status() === "connected" ? 200 : 503);
+        case "/api/v1/nodes":
+          return json({ nodes: listNodes(view, now, opts.staleAfterMs), counters: view.counters });
+        case "/api/v1/checks": {
+          try {
+            const filter = parseCheckFilter(url.searchParams);
+            return json({ checks: queryChecks(view, filter, now, opts.staleAfterMs) });
+          } catch (e) {
+            if (e instanceof ScoutError) return json({ error: e.message, hint: e.hint }, 400);
+            throw e;
+          }
+        }
+        default:
+          return json({ error: `no such path ${url.pathname}` }, 404);
+      }
+    });
+    const addr = await serving.promise;
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    const url = `http://${host}:${addr.port}`;
+    logger.info("hub listening", { url, stream: EVENTS_STREAM, fromSeq: lastSeq + 1 });
+    let stopped = false;
+    const c = consumption, s = server;
+    return {
+      url,
+      view,
+      lastSeq: () => lastSeq,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await c.stop();
+        await s.shutdown();
+        await broker.close();
+      },
+    };
+  } catch (e) {
+    await consumption?.stop();
+    await server?.shutdown();
+    await broker.close();
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) {
+      throw new ScoutError("USAGE", `cannot listen on ${opts.listen}: ${e.message}`, {
+        hint: "choose a free address with --listen",
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The hub: composition root of the central services. For now the SCOUT_EVENTS archive stream,
+ * the fleet state view fed by a durable consumer, republishing on Choria's subjects, and the
+ * HTTP JSON API on loopback.
+ * Layer 6: may import everything below it.
+ * @module
+ */
+export {
+  checkListen,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+  HUB_CONSUMER,
+  type HubHandle,
+  type HubOptions,
+  isLoopback,
+  parseListen,
+  startHub,
+} from "./hub.ts";
+export {
+  applyEvent,
+  type CheckFilter,
+  type CheckRow,
+  type CheckView,
+  createView,
+  type FleetView,
+  isStale,
+  listNodes,
+  type NodeRow,
+  type NodeView,
+  parseCheckFilter,
+  queryChecks,
+  type RejectReason,
+  restoreView,
+  snapshotView,
+  type Verdict,
+  verifyEvent,
+  type ViewCounters,
+  type ViewSnapshot,
+} from "./view.ts";

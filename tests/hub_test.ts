@@ -1,0 +1,329 @@
+/**
+ * The hub against a real nats-server (mutual TLS, JetStream): events published as an agent
+ * does reach the fleet view and its HTTP API, are republished on Choria's subjects, a foreign
+ * identity is refused and counted, and a restarted hub resumes without losing or
+ * double-counting anything: its view equals one rebuilt from the whole stream.
+ */
+import { deepEqual, equal } from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import {
+  lifecycleEvent,
+  type MachineRef,
+  nagiosStateEvent,
+  type NagiosStatus,
+  type ScoutEvent,
+  scoutSubject,
+  transitionEvent,
+} from "../src/events.ts";
+import {
+  applyEvent,
+  createView,
+  EVENTS_STREAM,
+  type HubHandle,
+  snapshotView,
+  startHub,
+} from "../src/hub/mod.ts";
+import { nullLogger } from "../src/runtime/mod.ts";
+import { type Broker, connectBroker } from "../src/transport/mod.ts";
+import { freePort, makePki, type Pki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+
+let n = 0;
+const ref = (identity: string, machine: string): MachineRef => ({
+  identity,
+  machine,
+  version: "1.0.0",
+  instanceId: `i-${machine}`,
+});
+
+function nagios(identity: string, machine: string, status: NagiosStatus): ScoutEvent {
+  const now = Date.now();
+  return nagiosStateEvent(ref(identity, machine), {
+    watcher: "check",
+    plugin: "/bin/check",
+    status,
+    output: `${machine} ${status}`,
+    checkTimeMs: now,
+    runtimeMs: 5,
+    perfdata: [],
+    history: [],
+    annotations: { team: identity.startsWith("db") ? "db" : "web" },
+  }, { eventId: crypto.randomUUID(), timeMs: now });
+}
+
+function transition(identity: string, machine: string, to: string): ScoutEvent {
+  return transitionEvent(ref(identity, machine), { transition: to, from: "UNKNOWN", to }, {
+    eventId: crypto.randomUUID(),
+    timeMs: Date.now(),
+  });
+}
+
+const enc = (ev: ScoutEvent) => new TextEncoder().encode(JSON.stringify(ev));
+
+/** Publishes as an agent does: durable publish on the node's own subject, id as Nats-Msg-Id. */
+async function send(b: Broker, ev: ScoutEvent, asIdentity = ev.subject): Promise<void> {
+  n++;
+  await b.stream.publish(scoutSubject(asIdentity, ev), enc(ev), { msgId: ev.id });
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+/** The view rebuilt from every message in the stream, straight from JetStream. */
+async function rebuiltFromStream(url: string, pki: Pki) {
+  const nc = await connect({
+    servers: url.replace("tls://", ""),
+    tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+  });
+  try {
+    const jsm = await jetstream(nc).jetstreamManager();
+    const info = await jsm.streams.info(EVENTS_STREAM);
+    const view = createView();
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = (await jsm.streams.getMessage(EVENTS_STREAM, { seq }))!;
+      applyEvent(view, m.subject, m.data, m.time.getTime());
+    }
+    return { view, lastSeq: info.state.last_seq };
+  } finally {
+    await nc.close();
+  }
+}
+
+Deno.test({
+  name: "hub: view, API, Choria republish, foreign identity, restart without loss or double count",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-hub-" });
+    const pki = await makePki(`${dir}/pki`);
+    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+    const brokerOpts = {
+      urls: [server.url],
+      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+      name: "scout-hub-test",
+    };
+    const hubOpts = {
+      broker: brokerOpts,
+      listen: "127.0.0.1:0",
+      staleAfterMs: 60_000,
+      streamMaxAgeMs: 86_400_000,
+      stateDir: `${dir}/state`,
+      logger: nullLogger,
+      batch: 4,
+    };
+    const agent = await connectBroker({ ...brokerOpts, name: "fake-agent" });
+    const choria: string[] = [];
+    agent.bus.subscribe("choria.>", (m) => choria.push(m.subject));
+    await agent.bus.flush();
+    let hub: HubHandle | null = await startHub(hubOpts);
+    try {
+      // The hub made the stream; events published as agents do reach the view.
+      await send(
+        agent,
+        lifecycleEvent({
+          kind: "startup",
+          identity: "web1.example",
+          component: "scout",
+          version: "1",
+        }, { eventId: crypto.randomUUID(), timeMs: Date.now() }),
+      );
+      await send(agent, transition("web1.example", "disk", "CRITICAL"));
+      await send(agent, nagios("web1.example", "disk", "CRITICAL"));
+      await send(agent, nagios("web1.example", "load", "OK"));
+      await send(agent, nagios("db1.example", "disk", "WARNING"));
+      // web1 claims to be db1: foreign, refused and counted.
+      await send(agent, nagios("db1.example", "disk", "OK"), "web1.example");
+      // Garbage on a node subject.
+      n++;
+      await agent.stream.publish(
+        "scout.node.web1_example.machine.transition",
+        new TextEncoder().encode("{oops"),
+        { msgId: "junk-1" },
+      );
+      const h = hub;
+      const checks = await waitFor("checks in the API", async () => {
+        const r = await getJson(`${h.url}/api/v1/checks`);
+        const rows = r.body.checks as { node: string; check: string; status: string }[];
+        return rows.length === 3 && h.lastSeq() === n ? rows : undefined;
+      });
+      deepEqual(checks.map((c) => `${c.node}/${c.check}=${c.status}`), [
+        "db1.example/disk=WARNING",
+        "web1.example/disk=CRITICAL",
+        "web1.example/load=OK",
+      ]);
+      const crit = await getJson(
+        `${h.url}/api/v1/checks?status=CRITICAL,WARNING&annotation=team=web`,
+      );
+      deepEqual((crit.body.checks as { node: string }[]).map((c) => c.node), ["web1.example"]);
+      const bad = await getJson(`${h.url}/api/v1/checks?status=NOPE`);
+      equal(bad.status, 400);
+      const nodes = await getJson(`${h.url}/api/v1/nodes`);
+      deepEqual(
+        (nodes.body.nodes as { identity: string; lifecycle: string | null; stale: boolean }[])
+          .map((x) => [x.identity, x.lifecycle, x.stale]),
+        [["db1.example", null, false], ["web1.example", "startup", false]],
+      );
+      deepEqual(nodes.body.counters, {
+        accepted: 5,
+        rejected: { malformed: 1, foreign: 1, schema: 0 },
+      });
+      const health = await getJson(`${h.url}/healthz`);
+      equal(health.status, 200);
+      equal(health.body.status, "ok");
+      // Each verified event was republished on Choria's subjects, and only those.
+      await waitFor(
+        "republished events",
+        () => Promise.resolve(choria.length >= 5 ? 1 : undefined),
+      );
+      deepEqual(choria.toSorted(), [
+        "choria.lifecycle.event.startup.scout",
+        "choria.machine.transition",
+        "choria.machine.watcher.nagios.state",
+        "choria.machine.watcher.nagios.state",
+        "choria.machine.watcher.nagios.state",
+      ]);
+
+      // Restart: events sent while the hub is down are picked up, nothing counted twice.
+      await hub.stop();
+      hub = null;
+      await send(agent, nagios("web1.example", "disk", "OK"));
+      await send(agent, nagios("db2.example", "disk", "UNKNOWN"));
+      await send(agent, nagios("web1.example", "load", "OK"));
+      hub = await startHub(hubOpts);
+      const h2 = hub;
+      await waitFor(
+        "the events sent while down",
+        () => Promise.resolve(h2.lastSeq() === n ? 1 : undefined),
+      );
+      const rebuilt = await rebuiltFromStream(server.url, pki);
+      equal(rebuilt.lastSeq, n);
+      deepEqual(snapshotView(h2.view), snapshotView(rebuilt.view));
+      equal(h2.view.counters.accepted, 8);
+      await new Promise((r) => setTimeout(r, 300));
+      equal(choria.length, 8, "each new event republished once");
+
+      // Without a state directory the view is rebuilt from the whole stream, and old events are
+      // not republished again.
+      await hub.stop();
+      hub = await startHub({ ...hubOpts, stateDir: null });
+      const h3 = hub;
+      await waitFor("the rebuilt view", () => Promise.resolve(h3.lastSeq() === n ? 1 : undefined));
+      deepEqual(snapshotView(h3.view), snapshotView(rebuilt.view));
+      await new Promise((r) => setTimeout(r, 300));
+      equal(choria.length, 8, "a rebuild republishes nothing");
+    } finally {
+      await hub?.stop();
+      await agent.close();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+function hubCli(args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-P=hub", "main.ts", "hub", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+Deno.test("scout-hub hub refuses a non-loopback --listen, naming TLS and a token", async () => {
+  const out = await hubCli([
+    "--broker",
+    "tls://127.0.0.1:1",
+    "--tls-ca",
+    "deno.json",
+    "--tls-cert",
+    "deno.json",
+    "--tls-key",
+    "deno.json",
+    "--listen",
+    "0.0.0.0:8080",
+  ]).output();
+  const err = new TextDecoder().decode(out.stderr);
+  deepEqual([out.code, /loopback/.test(err), /TLS/.test(err), /token/.test(err)], [
+    2,
+    true,
+    true,
+    true,
+  ]);
+});
+
+Deno.test({
+  name: "scout-hub hub runs under the hub permission set, serves /healthz, stops on SIGTERM",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-hub-cli-" });
+    const pki = await makePki(`${dir}/pki`);
+    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "-P=hub",
+        "main.ts",
+        "hub",
+        "--broker",
+        server.url,
+        "--tls-ca",
+        pki.caFile,
+        "--tls-cert",
+        pki.client.certFile,
+        "--tls-key",
+        pki.client.keyFile,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--state-dir",
+        `${dir}/state`,
+        "--retention",
+        "2d",
+        "--stale-after",
+        "1m",
+      ],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const health = await waitFor("the hub's /healthz", async () => {
+        try {
+          return await getJson(`http://127.0.0.1:${port}/healthz`);
+        } catch {
+          return undefined;
+        }
+      });
+      equal(health.status, 200);
+      equal(health.body.broker, "connected");
+      child.kill("SIGTERM");
+      equal((await child.status).code, 0);
+      await Deno.stat(`${dir}/state/hub`);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+      await server.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
