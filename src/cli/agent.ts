@@ -3,7 +3,15 @@ import { parseDuration, parseIdentity } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 import { PUBLISH_POLICIES, type PublishPolicy } from "../events.ts";
 import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
-import { type CliIo, type Command, DEFAULT_STATE_DIR, flagOrEnv, parseFlags } from "./_common.ts";
+import {
+  BROKER_FLAGS,
+  brokerFlags,
+  type CliIo,
+  type Command,
+  DEFAULT_STATE_DIR,
+  flagOrEnv,
+  parseFlags,
+} from "./_common.ts";
 
 const HELP = `scout agent: run the node agent
 
@@ -52,31 +60,13 @@ function defaultIdentity(io: CliIo): string {
   return pod ?? Deno.hostname();
 }
 
-async function readFlagFile(flag: string, path: string | undefined): Promise<string | undefined> {
-  if (path === undefined) return undefined;
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ScoutError("USAGE", `Cannot read ${flag} "${path}": ${(e as Error).message}`, {
-      hint: `give ${flag} a readable file`,
-    });
-  }
-}
-
 /** The fleet settings from flags and their SCOUT_* twins; null without a broker. */
 async function fleetConfig(
   values: Record<string, string | boolean | string[] | undefined>,
   io: CliIo,
 ): Promise<FleetConfig | null> {
-  const str = (k: string, env: string) => (values[k] as string | undefined) ?? io.env(env);
-  const urls = (values.broker as string[] | undefined) ?? io.env("SCOUT_BROKER")?.split(",") ?? [];
-  if (urls.length === 0) return null;
-  const ca = await readFlagFile("--tls-ca", str("tls-ca", "SCOUT_TLS_CA"));
-  if (ca === undefined) {
-    throw new ScoutError("BROKER_TLS_REQUIRED", `--broker needs TLS: no --tls-ca given`, {
-      hint: "Scout never connects without TLS: give --tls-ca, and --tls-cert/--tls-key or --creds",
-    });
-  }
+  const broker = await brokerFlags(values as Parameters<typeof brokerFlags>[0], io);
+  if (broker === null) return null;
   const spoolBytes = Number(values["spool-size"] ?? 64 * 1024 * 1024);
   if (!Number.isInteger(spoolBytes) || spoolBytes < 65536) {
     throw new ScoutError("USAGE", "--spool-size must be a whole number of bytes, at least 65536");
@@ -92,19 +82,7 @@ async function fleetConfig(
   if (announceMs !== 0 && announceMs < 60_000) {
     throw new ScoutError("USAGE", "--announce must be at least 1m (or 0 to turn it off)");
   }
-  const cert = await readFlagFile("--tls-cert", str("tls-cert", "SCOUT_TLS_CERT"));
-  const key = await readFlagFile("--tls-key", str("tls-key", "SCOUT_TLS_KEY"));
-  const creds = await readFlagFile("--creds", str("creds", "SCOUT_CREDS"));
-  return {
-    urls,
-    ca,
-    spoolBytes,
-    policy: policy as PublishPolicy,
-    announceMs,
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
-    ...(creds === undefined ? {} : { creds }),
-  };
+  return { ...broker, spoolBytes, policy: policy as PublishPolicy, announceMs };
 }
 
 /** `scout agent`: runs the node agent until SIGINT or SIGTERM. */
@@ -125,11 +103,7 @@ export const agentCommand: Command = {
       "max-output": { type: "string" },
       rescan: { type: "string" },
       "max-concurrent": { type: "string" },
-      broker: { type: "string", multiple: true },
-      "tls-ca": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      creds: { type: "string" },
+      ...BROKER_FLAGS,
       "spool-size": { type: "string" },
       publish: { type: "string" },
       announce: { type: "string" },

@@ -2,7 +2,15 @@ import { parseDuration } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 import { startHub } from "../hub/mod.ts";
 import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
-import { type CliIo, type Command, DEFAULT_STATE_DIR, flagOrEnv, parseFlags } from "./_common.ts";
+import {
+  BROKER_FLAGS,
+  brokerFlags,
+  type CliIo,
+  type Command,
+  DEFAULT_STATE_DIR,
+  flagOrEnv,
+  parseFlags,
+} from "./_common.ts";
 
 const HELP = `scout hub: run the hub's central services (fleet view, event archive)
 
@@ -24,17 +32,6 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_LISTEN):
 HTTP API: GET /api/v1/nodes, GET /api/v1/checks?status=CRITICAL,WARNING&node=N&check=C&
 annotation=key=value&stale=true, GET /healthz.`;
 
-async function readFlagFile(flag: string, path: string | undefined): Promise<string | undefined> {
-  if (path === undefined) return undefined;
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ScoutError("USAGE", `Cannot read ${flag} "${path}": ${(e as Error).message}`, {
-      hint: `give ${flag} a readable file`,
-    });
-  }
-}
-
 function duration(flag: string, text: string): number {
   try {
     return parseDuration(text);
@@ -53,20 +50,15 @@ export const hubCommand: Command = {
   help: HELP,
   async run(args: string[], io: CliIo) {
     const { values } = parseFlags(args, {
-      broker: { type: "string", multiple: true },
-      "tls-ca": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      creds: { type: "string" },
+      ...BROKER_FLAGS,
       listen: { type: "string" },
       retention: { type: "string" },
       "stale-after": { type: "string" },
       "state-dir": { type: "string" },
       "log-level": { type: "string" },
     }, "hub");
-    const str = (v: string | undefined, env: string) => v ?? io.env(env);
-    const urls = values.broker ?? io.env("SCOUT_BROKER")?.split(",").filter(Boolean) ?? [];
-    if (urls.length === 0) {
+    const broker = await brokerFlags(values, io);
+    if (broker === null) {
       throw new ScoutError("USAGE", "scout hub needs a broker: no --broker given", {
         hint: "give --broker tls://host:4222 with --tls-ca and --tls-cert/--tls-key",
       });
@@ -80,16 +72,6 @@ export const hubCommand: Command = {
       "--stale-after",
       flagOrEnv(values["stale-after"], io, "SCOUT_STALE_AFTER", "10m"),
     );
-    const ca = await readFlagFile("--tls-ca", str(values["tls-ca"], "SCOUT_TLS_CA"));
-    if (ca === undefined) {
-      throw new ScoutError("BROKER_TLS_REQUIRED", "--broker needs TLS: no --tls-ca given", {
-        hint:
-          "Scout never connects without TLS: give --tls-ca, and --tls-cert/--tls-key or --creds",
-      });
-    }
-    const cert = await readFlagFile("--tls-cert", str(values["tls-cert"], "SCOUT_TLS_CERT"));
-    const key = await readFlagFile("--tls-key", str(values["tls-key"], "SCOUT_TLS_KEY"));
-    const creds = await readFlagFile("--creds", str(values.creds, "SCOUT_CREDS"));
     const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
     const logger = createConsoleLogger({ level });
     const done = Promise.withResolvers<void>();
@@ -99,13 +81,13 @@ export const hubCommand: Command = {
     try {
       const hub = await startHub({
         broker: {
-          urls,
+          urls: broker.urls,
           tls: {
-            ca,
-            ...(cert === undefined ? {} : { cert }),
-            ...(key === undefined ? {} : { key }),
+            ca: broker.ca,
+            ...(broker.cert === undefined ? {} : { cert: broker.cert }),
+            ...(broker.key === undefined ? {} : { key: broker.key }),
           },
-          ...(creds === undefined ? {} : { creds }),
+          ...(broker.creds === undefined ? {} : { creds: broker.creds }),
           name: "scout-hub",
         },
         listen,
