@@ -65,6 +65,20 @@ async function writeBeats(dir: string): Promise<void> {
   );
 }
 
+/** A TLS nats-server with the SCOUT_EVENTS stream over every node's subjects, as the hub sets up. */
+async function startEventBroker(dir: string) {
+  const pki = await makePki(`${dir}/pki`);
+  const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+  const admin = await connectBroker({
+    urls: [server.url],
+    tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+    name: "test-admin",
+  });
+  await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
+  await admin.close();
+  return { pki, server };
+}
+
 /** Every stored message's event, in stream order. */
 async function storedEvents(
   url: string,
@@ -113,15 +127,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-fleet-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const admin = await connectBroker({
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "test-admin",
-    });
-    await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
-    await admin.close();
+    const { pki, server } = await startEventBroker(dir);
     await writeBeats(dir);
     const events = `${dir}/events.jsonl`;
     const agent = spawnAgent(dir, server.url, pki);
@@ -210,15 +216,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-fleet-kill-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const admin = await connectBroker({
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "test-admin",
-    });
-    await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
-    await admin.close();
+    const { pki, server } = await startEventBroker(dir);
     await server.stop();
     await writeBeats(dir);
     const events = `${dir}/events.jsonl`;
@@ -267,15 +265,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-fleet-policy-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const admin = await connectBroker({
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "test-admin",
-    });
-    await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], {});
-    await admin.close();
+    const { pki, server } = await startEventBroker(dir);
     await writeBeats(dir);
     await Deno.writeTextFile(
       `${dir}/checks/bad.yaml`,
