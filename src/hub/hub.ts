@@ -4,7 +4,8 @@
  * API on loopback. The view is kept in `<state-dir>/hub/view.json` together with the last stream
  * sequence it holds, written before each batch is acknowledged, so a restart resumes where it
  * stopped; without a state directory (or when the snapshot is gone) the view is rebuilt from the
- * whole stream, and events already republished are not republished again.
+ * whole stream, and events already republished are not republished again. The hub's metrics
+ * (`GET /metrics`, see metrics.ts) are counted from the same messages and kept in the same snapshot.
  * @module
  */
 import { ScoutError } from "../errors.ts";
@@ -17,6 +18,14 @@ import {
   type Consumption,
   type StreamMessage,
 } from "../transport/mod.ts";
+import {
+  applyMetrics,
+  createMetrics,
+  type HubMetrics,
+  renderMetrics,
+  restoreMetrics,
+  snapshotMetrics,
+} from "./metrics.ts";
 import {
   applyEvent,
   createView,
@@ -63,6 +72,8 @@ export interface HubHandle {
   url: string;
   /** The live view (read it, do not change it). */
   view: FleetView;
+  /** The live metrics counters (read them, do not change them). */
+  metrics: HubMetrics;
   /** The last stream sequence applied to the view. */
   lastSeq(): number;
   /** Stops the consumer (after the batch in hand), the HTTP server and the connection. */
@@ -107,12 +118,18 @@ export function checkListen(addr: string): { hostname: string; port: number } {
 interface Snapshot {
   seq: number;
   view: unknown;
+  metrics?: unknown;
 }
 
-async function loadSnapshot(
-  file: string,
-  logger: Logger,
-): Promise<{ seq: number; view: FleetView }> {
+interface Loaded {
+  seq: number;
+  view: FleetView;
+  metrics: HubMetrics;
+}
+
+const fresh = (): Loaded => ({ seq: 0, view: createView(), metrics: createMetrics() });
+
+async function loadSnapshot(file: string, logger: Logger): Promise<Loaded> {
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -123,24 +140,32 @@ async function loadSnapshot(
         error: String(e),
       });
     }
-    return { seq: 0, view: createView() };
+    return fresh();
   }
   try {
     const snap = JSON.parse(text) as Snapshot;
     if (!Number.isInteger(snap.seq) || snap.seq < 0) throw new Error("no sequence");
-    return { seq: snap.seq, view: restoreView(snap.view) };
+    // A snapshot without metrics (an older hub's) is rebuilt too, so the counters stay exact.
+    if (snap.metrics === undefined) throw new Error("no metrics");
+    return { seq: snap.seq, view: restoreView(snap.view), metrics: restoreMetrics(snap.metrics) };
   } catch (e) {
     logger.warn("the view snapshot is damaged; rebuilding from the stream", {
       file,
       error: e instanceof Error ? e.message : String(e),
     });
-    return { seq: 0, view: createView() };
+    return fresh();
   }
 }
 
-async function saveSnapshot(file: string, seq: number, view: FleetView): Promise<void> {
+async function saveSnapshot(
+  file: string,
+  seq: number,
+  view: FleetView,
+  metrics: HubMetrics,
+): Promise<void> {
   const tmp = `${file}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify({ seq, view: snapshotView(view) }));
+  const snap: Snapshot = { seq, view: snapshotView(view), metrics: snapshotMetrics(metrics) };
+  await Deno.writeTextFile(tmp, JSON.stringify(snap));
   await Deno.rename(tmp, file);
 }
 
@@ -154,7 +179,8 @@ function json(body: unknown, status = 200): Response {
 /**
  * Starts the hub: connects, ensures the SCOUT_EVENTS stream, loads the view snapshot, consumes
  * the stream durably into the view (republishing each newly verified event on Choria's
- * subjects), and serves `GET /api/v1/nodes`, `GET /api/v1/checks` and `GET /healthz`.
+ * subjects), and serves `GET /api/v1/nodes`, `GET /api/v1/checks`, `GET /metrics` and
+ * `GET /healthz`.
  */
 export async function startHub(opts: HubOptions): Promise<HubHandle> {
   const { hostname, port } = checkListen(opts.listen);
@@ -173,8 +199,9 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
     }
     snapFile = `${dir}/view.json`;
   }
-  const loaded = snapFile ? await loadSnapshot(snapFile, logger) : { seq: 0, view: createView() };
+  const loaded = snapFile ? await loadSnapshot(snapFile, logger) : fresh();
   const view = loaded.view;
+  const metrics = loaded.metrics;
   let lastSeq = loaded.seq;
 
   const broker: Broker = await connectBroker({
@@ -196,6 +223,7 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
       for (const m of batch) {
         if (m.seq <= lastSeq) continue;
         const verdict = applyEvent(view, m.subject, m.data, m.timeMs);
+        applyMetrics(metrics, m.subject, verdict);
         if (verdict.ok) {
           if (!m.replay) {
             try {
@@ -216,7 +244,7 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
         }
         lastSeq = m.seq;
       }
-      if (snapFile) await saveSnapshot(snapFile, lastSeq, view);
+      if (snapFile) await saveSnapshot(snapFile, lastSeq, view, metrics);
     };
     consumption = await broker.stream.consume(EVENTS_STREAM, HUB_CONSUMER, handle, {
       fromSeq: lastSeq + 1,
@@ -247,6 +275,10 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
             lastSeq,
             counters: view.counters,
           }, broker.status() === "connected" ? 200 : 503);
+        case "/metrics":
+          return new Response(renderMetrics(metrics, view, now, opts.staleAfterMs), {
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          });
         case "/api/v1/nodes":
           return json({ nodes: listNodes(view, now, opts.staleAfterMs), counters: view.counters });
         case "/api/v1/checks": {
@@ -271,6 +303,7 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
     return {
       url,
       view,
+      metrics,
       lastSeq: () => lastSeq,
       async stop() {
         if (stopped) return;

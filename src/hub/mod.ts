@@ -1,7 +1,7 @@
 /**
  * The hub: composition root of the central services. For now the SCOUT_EVENTS archive stream,
  * the fleet state view fed by a durable consumer, republishing on Choria's subjects, and the
- * HTTP JSON API on loopback.
+ * HTTP JSON API and Prometheus metrics on loopback.
  * Layer 6: may import everything below it.
  * @module
  */
@@ -17,6 +17,19 @@ export {
   parseListen,
   startHub,
 } from "./hub.ts";
+export {
+  applyMetrics,
+  createMetrics,
+  FLEET_STATUSES,
+  type FleetStatus,
+  fleetStatus,
+  type HubMetrics,
+  type MetricsSnapshot,
+  renderMetrics,
+  restoreMetrics,
+  snapshotMetrics,
+  TALLY_PREFIX,
+} from "./metrics.ts";
 export {
   applyEvent,
   type CheckFilter,
