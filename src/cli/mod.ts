@@ -59,6 +59,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./control.ts")).resumeCommand,
   },
   {
+    name: "status",
+    summary: "fleet or node status tables from the hub",
+    load: async () => (await import("./status.ts")).statusCommand,
+  },
+  {
+    name: "watch",
+    summary: "live stream of the fleet's check transitions and results",
+    load: async () => (await import("./watch.ts")).watchCommand,
+  },
+  {
     name: "hub",
     summary: "run the hub: fleet state view, event archive and HTTP API",
     load: async () => (await import("./hub.ts")).hubCommand,
