@@ -1,7 +1,8 @@
 import { parseDuration } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
-import { startHub } from "../hub/mod.ts";
+import { type GatewayHandle, parseGatewayRules, startGateway, startHub } from "../hub/mod.ts";
 import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
+import { type Broker, type BrokerOptions, connectBroker } from "../transport/mod.ts";
 import {
   BROKER_FLAGS,
   brokerFlags,
@@ -28,6 +29,8 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_LISTEN):
   --stale-after DURATION  a node silent for longer is flagged stale (default 10m)
   --state-dir DIR         state directory; the view snapshot goes to DIR/hub (default /var/lib/scout)
   --log-level LEVEL       debug, info, warn or error (default info)
+  --gateway FILE          event gateway rules (YAML or JSON): POST matching events to HTTP
+                          endpoints as CloudEvents (no environment twin)
 
 HTTP API: GET /api/v1/nodes, GET /api/v1/checks?status=CRITICAL,WARNING&node=N&check=C&
 annotation=key=value&stale=true, GET /healthz.`;
@@ -56,6 +59,7 @@ export const hubCommand: Command = {
       "stale-after": { type: "string" },
       "state-dir": { type: "string" },
       "log-level": { type: "string" },
+      gateway: { type: "string" },
     }, "hub");
     const broker = await brokerFlags(values, io);
     if (broker === null) {
@@ -72,6 +76,23 @@ export const hubCommand: Command = {
       "--stale-after",
       flagOrEnv(values["stale-after"], io, "SCOUT_STALE_AFTER", "10m"),
     );
+    const gatewayFile = values.gateway;
+    let rules = null;
+    if (gatewayFile !== undefined) {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(gatewayFile);
+      } catch (e) {
+        throw new ScoutError(
+          "USAGE",
+          `Cannot read --gateway "${gatewayFile}": ${(e as Error).message}`,
+          {
+            hint: "give --gateway a readable rules file",
+          },
+        );
+      }
+      rules = parseGatewayRules(text, gatewayFile);
+    }
     const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
     const logger = createConsoleLogger({ level });
     const done = Promise.withResolvers<void>();
@@ -79,25 +100,50 @@ export const hubCommand: Command = {
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
     try {
-      const hub = await startHub({
-        broker: {
-          urls: broker.urls,
-          tls: {
-            ca: broker.ca,
-            ...(broker.cert === undefined ? {} : { cert: broker.cert }),
-            ...(broker.key === undefined ? {} : { key: broker.key }),
-          },
-          ...(broker.creds === undefined ? {} : { creds: broker.creds }),
-          name: "scout-hub",
+      const brokerOptions: BrokerOptions = {
+        urls: broker.urls,
+        tls: {
+          ca: broker.ca,
+          ...(broker.cert === undefined ? {} : { cert: broker.cert }),
+          ...(broker.key === undefined ? {} : { key: broker.key }),
         },
+        ...(broker.creds === undefined ? {} : { creds: broker.creds }),
+        name: "scout-hub",
+      };
+      const hub = await startHub({
+        broker: brokerOptions,
         listen,
         streamMaxAgeMs: retentionMs,
         staleAfterMs,
         stateDir: flagOrEnv(values["state-dir"], io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR),
         logger,
       });
-      await done.promise;
-      await hub.stop();
+      // startHub owns its connection: the gateway gets its own, with the same broker flags.
+      let gwBroker: Broker | null = null;
+      let gateway: GatewayHandle | null = null;
+      try {
+        if (rules !== null) {
+          gwBroker = await connectBroker({
+            ...brokerOptions,
+            name: "scout-hub-gateway",
+            onEvent: (e) => {
+              if (e.kind === "error") logger.warn("gateway broker", { detail: e.detail });
+              else logger.info(`gateway broker ${e.kind}`, { detail: e.detail });
+            },
+          });
+          gateway = await startGateway({
+            stream: gwBroker.stream,
+            bus: gwBroker.bus,
+            rules,
+            logger,
+          });
+        }
+        await done.promise;
+      } finally {
+        await gateway?.stop();
+        await gwBroker?.close();
+        await hub.stop();
+      }
     } finally {
       Deno.removeSignalListener("SIGINT", onSignal);
       Deno.removeSignalListener("SIGTERM", onSignal);

@@ -26,6 +26,8 @@ import {
   restoreMetrics,
   snapshotMetrics,
 } from "./metrics.ts";
+import { LiveFeed } from "./live.ts";
+import { pageResponse } from "./page.ts";
 import {
   applyEvent,
   createView,
@@ -76,7 +78,10 @@ export interface HubHandle {
   metrics: HubMetrics;
   /** The last stream sequence applied to the view. */
   lastSeq(): number;
-  /** Stops the consumer (after the batch in hand), the HTTP server and the connection. */
+  /**
+   * Ends the open event streams, stops the consumer (after the batch in hand), the HTTP server
+   * and the connection.
+   */
   stop(): Promise<void>;
 }
 
@@ -179,7 +184,8 @@ function json(body: unknown, status = 200): Response {
 /**
  * Starts the hub: connects, ensures the SCOUT_EVENTS stream, loads the view snapshot, consumes
  * the stream durably into the view (republishing each newly verified event on Choria's
- * subjects), and serves `GET /api/v1/nodes`, `GET /api/v1/checks`, `GET /metrics` and
+ * subjects), and serves the status page `GET /` (page.ts) with its live feed
+ * `GET /api/v1/events` (live.ts), `GET /api/v1/nodes`, `GET /api/v1/checks`, `GET /metrics` and
  * `GET /healthz`.
  */
 export async function startHub(opts: HubOptions): Promise<HubHandle> {
@@ -214,12 +220,14 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
   });
   let consumption: Consumption | null = null;
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
+  const feed = new LiveFeed();
   try {
     await broker.stream.ensure(EVENTS_STREAM, [...EVENTS_SUBJECTS], {
       duplicateWindowMs: opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
       ...(opts.streamMaxAgeMs === undefined ? {} : { maxAgeMs: opts.streamMaxAgeMs }),
     });
     const handle = async (batch: StreamMessage[]) => {
+      const before = lastSeq;
       for (const m of batch) {
         if (m.seq <= lastSeq) continue;
         const verdict = applyEvent(view, m.subject, m.data, m.timeMs);
@@ -245,6 +253,7 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
         lastSeq = m.seq;
       }
       if (snapFile) await saveSnapshot(snapFile, lastSeq, view, metrics);
+      if (lastSeq !== before) feed.notify(lastSeq);
     };
     consumption = await broker.stream.consume(EVENTS_STREAM, HUB_CONSUMER, handle, {
       fromSeq: lastSeq + 1,
@@ -268,6 +277,10 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
       }
       const now = Date.now();
       switch (url.pathname) {
+        case "/":
+          return pageResponse(req.method);
+        case "/api/v1/events":
+          return feed.response(req.method);
         case "/healthz":
           return json({
             status: broker.status() === "connected" ? "ok" : "degraded",
@@ -308,12 +321,14 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
       async stop() {
         if (stopped) return;
         stopped = true;
+        feed.close();
         await c.stop();
         await s.shutdown();
         await broker.close();
       },
     };
   } catch (e) {
+    feed.close();
     await consumption?.stop();
     await server?.shutdown();
     await broker.close();

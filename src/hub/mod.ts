@@ -1,7 +1,7 @@
 /**
  * The hub: composition root of the central services. For now the SCOUT_EVENTS archive stream,
  * the fleet state view fed by a durable consumer, republishing on Choria's subjects, and the
- * HTTP JSON API and Prometheus metrics on loopback.
+ * HTTP JSON API, Prometheus metrics and the live status page on loopback.
  * Layer 6: may import everything below it.
  * @module
  */
@@ -17,6 +17,8 @@ export {
   parseListen,
   startHub,
 } from "./hub.ts";
+export { LiveFeed, type LiveFeedOptions } from "./live.ts";
+export { pagePolicy, pageResponse, renderPage } from "./page.ts";
 export {
   applyMetrics,
   createMetrics,
@@ -51,3 +53,31 @@ export {
   type ViewCounters,
   type ViewSnapshot,
 } from "./view.ts";
+export {
+  type Attempt,
+  DEADLETTER_PREFIX,
+  DEADLETTER_REASON_HEADER,
+  deliver,
+  encodeBinary,
+  type EncodedEvent,
+  encodeHeaderValue,
+  encodeStructured,
+  GATEWAY_CONSUMER_PREFIX,
+  GATEWAY_STREAM,
+  type GatewayHandle,
+  type GatewayOptions,
+  isPermanent,
+  type RetryOptions,
+  type RuleStats,
+  startGateway,
+} from "./gateway.ts";
+export {
+  DEFAULT_TIMEOUT_MS,
+  type DeliveryMode,
+  type GatewayRule,
+  globMatch,
+  globToRegExp,
+  matchesRule,
+  parseGatewayRules,
+  type RuleMatch,
+} from "./_gateway_rules.ts";
