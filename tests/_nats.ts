@@ -259,3 +259,22 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     },
   };
 }
+
+/**
+ * A throw-away PKI and a TLS nats-server with JetStream in `dir`, plus the broker options a
+ * client with the valid client certificate connects with.
+ */
+export async function startTestBroker(dir: string, name: string): Promise<{
+  pki: Pki;
+  server: NatsServer;
+  brokerOpts: { urls: string[]; tls: { ca: string; cert: string; key: string }; name: string };
+}> {
+  const pki = await makePki(`${dir}/pki`);
+  const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+  const brokerOpts = {
+    urls: [server.url],
+    tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+    name,
+  };
+  return { pki, server, brokerOpts };
+}

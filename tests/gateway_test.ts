@@ -27,7 +27,7 @@ import {
 } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, type BusMessage, connectBroker } from "../src/transport/mod.ts";
-import { freePort, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { freePort, SKIP_NATS, startTestBroker } from "./_nats.ts";
 
 const ref = (identity: string, machine: string): MachineRef => ({
   identity,
@@ -100,13 +100,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-gateway-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const brokerOpts = {
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "scout-gateway-test",
-    };
+    const { server, brokerOpts } = await startTestBroker(dir, "scout-gateway-test");
     const gwBroker = await connectBroker(brokerOpts);
     const agent = await connectBroker({ ...brokerOpts, name: "fake-agent" });
     await gwBroker.stream.ensure(EVENTS_STREAM, [...EVENTS_SUBJECTS], {

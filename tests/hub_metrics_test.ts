@@ -18,7 +18,7 @@ import {
 import { type HubHandle, startHub } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
-import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { SKIP_NATS, startTestBroker } from "./_nats.ts";
 import {
   assertParses,
   promtoolCheck,
@@ -94,13 +94,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-hub-metrics-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const brokerOpts = {
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "scout-hub-metrics-test",
-    };
+    const { server, brokerOpts } = await startTestBroker(dir, "scout-hub-metrics-test");
     const hubOpts = {
       broker: brokerOpts,
       listen: "127.0.0.1:0",

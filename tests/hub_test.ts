@@ -26,7 +26,14 @@ import {
 } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
-import { freePort, makePki, type Pki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import {
+  freePort,
+  makePki,
+  type Pki,
+  SKIP_NATS,
+  startNatsServer,
+  startTestBroker,
+} from "./_nats.ts";
 
 let n = 0;
 const ref = (identity: string, machine: string): MachineRef => ({
@@ -108,13 +115,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-hub-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const brokerOpts = {
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "scout-hub-test",
-    };
+    const { pki, server, brokerOpts } = await startTestBroker(dir, "scout-hub-test");
     const hubOpts = {
       broker: brokerOpts,
       listen: "127.0.0.1:0",

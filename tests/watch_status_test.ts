@@ -20,7 +20,7 @@ import {
 import { type HubHandle, startHub } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
-import { freePort, makePki, type Pki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { freePort, type Pki, SKIP_NATS, startTestBroker } from "./_nats.ts";
 
 const ref = (identity: string, machine: string): MachineRef => ({
   identity,
@@ -134,13 +134,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "scout-watch-" });
-    const pki = await makePki(`${dir}/pki`);
-    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
-    const brokerOpts = {
-      urls: [server.url],
-      tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-      name: "watch-test",
-    };
+    const { pki, server, brokerOpts } = await startTestBroker(dir, "watch-test");
     let hub: HubHandle | null = null;
     let agent: Broker | null = null;
     try {
