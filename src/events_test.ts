@@ -1,9 +1,8 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import Ajv from "ajv";
-import AjvDraft04 from "ajv-draft-04";
 import fc from "fast-check";
 import { CloudEvent } from "cloudevents";
 import { ScoutError } from "./errors.ts";
+import { CHORIA_SCHEMAS, choriaValidator, HAVE_CHORIA } from "../tests/_choria.ts";
 import {
   choriaSubject,
   type EventMeta,
@@ -598,53 +597,10 @@ Deno.test("parseEvent rejects envelopes that disagree with their data", () => {
 // ------------------------------------------------------------------------------------------------
 // Choria's JSON schemas (only when /work/shared is present)
 
-const CHORIA_SCHEMAS = new URL("../../shared/choria-schemas/", import.meta.url);
-
-function choriaSchemasPresent(): boolean {
-  try {
-    return Deno.statSync(new URL("choria/", CHORIA_SCHEMAS)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-const HAVE_CHORIA = choriaSchemasPresent();
 const SKIP_WHY = `Choria's JSON schemas not found at ${CHORIA_SCHEMAS.pathname}`;
 if (!HAVE_CHORIA) {
   // deno-lint-ignore no-console
   console.warn(`events_test: skipping Choria schema tests: ${SKIP_WHY}`);
-}
-
-interface SchemaError {
-  instancePath: string;
-  keyword: string;
-  message?: string | undefined;
-}
-type ChoriaValidator = (data: unknown) => SchemaError[];
-
-// Deno's CommonJS interop: a default import is module.exports (the Ajv class itself) but is typed
-// as the module; both have `.default`, the class, so that is what we construct.
-const Ajv07 = Ajv.default;
-const Ajv04 = AjvDraft04.default;
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const dateTime = (s: string): boolean => RFC3339.test(s) && !Number.isNaN(Date.parse(s));
-
-/** Compiles a Choria schema: draft-04 ones with ajv-draft-04, draft-07 ones (id -> $id) with ajv. */
-function choriaValidator(path: string): ChoriaValidator {
-  const schema = JSON.parse(Deno.readTextFileSync(new URL(path, CHORIA_SCHEMAS)));
-  let validate: { (data: unknown): boolean; errors?: SchemaError[] | null | undefined };
-  if (String(schema.$schema).includes("draft-04")) {
-    const ajv = new Ajv04({ strict: false, allErrors: true });
-    ajv.addFormat("date-time", dateTime);
-    validate = ajv.compile(schema);
-  } else {
-    const { id, ...rest } = schema;
-    const ajv = new Ajv07({ strict: false, allErrors: true });
-    ajv.addFormat("date-time", dateTime);
-    validate = ajv.compile({ ...rest, $id: id });
-  }
-  return (data) => (validate(data) ? [] : [...(validate.errors ?? [])]);
 }
 
 const CHORIA_SCHEMA_OF: Record<string, string> = {

@@ -11,10 +11,11 @@
  * @module
  */
 import { ok } from "node:assert/strict";
-import Ajv from "ajv";
-import AjvDraft04 from "ajv-draft-04";
 import { stringify } from "yaml";
 import { parseEvent, type ScoutEvent } from "../src/events.ts";
+import { CHORIA_SCHEMAS, type ChoriaValidator, choriaValidator, HAVE_CHORIA } from "./_choria.ts";
+
+export { HAVE_CHORIA };
 
 /** The repository root (no trailing slash): the agent runs from here, so deno.json applies. */
 export const REPO: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -71,52 +72,11 @@ export async function waitFor<T>(
 // ------------------------------------------------------------------------------------------------
 // Choria's JSON schemas (only when ../shared/choria-schemas is present)
 
-const CHORIA_SCHEMAS = new URL("../../shared/choria-schemas/", import.meta.url);
-
-function choriaSchemasPresent(): boolean {
-  try {
-    return Deno.statSync(new URL("choria/", CHORIA_SCHEMAS)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-/** True when Choria's schemas can be checked. */
-export const HAVE_CHORIA: boolean = choriaSchemasPresent();
 if (!HAVE_CHORIA) {
   // deno-lint-ignore no-console
   console.warn(
     `agent tests: not checking events against Choria's JSON schemas: none at ${CHORIA_SCHEMAS.pathname}`,
   );
-}
-
-interface SchemaError {
-  instancePath: string;
-  keyword: string;
-  message?: string | undefined;
-}
-type ChoriaValidator = (data: unknown) => SchemaError[];
-
-// Deno's CommonJS interop: the default import is module.exports; `.default` is the class.
-const Ajv07 = Ajv.default;
-const Ajv04 = AjvDraft04.default;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const dateTime = (s: string): boolean => RFC3339.test(s) && !Number.isNaN(Date.parse(s));
-
-function choriaValidator(path: string): ChoriaValidator {
-  const schema = JSON.parse(Deno.readTextFileSync(new URL(path, CHORIA_SCHEMAS)));
-  let validate: { (data: unknown): boolean; errors?: SchemaError[] | null | undefined };
-  if (String(schema.$schema).includes("draft-04")) {
-    const ajv = new Ajv04({ strict: false, allErrors: true });
-    ajv.addFormat("date-time", dateTime);
-    validate = ajv.compile(schema);
-  } else {
-    const { id, ...rest } = schema;
-    const ajv = new Ajv07({ strict: false, allErrors: true });
-    ajv.addFormat("date-time", dateTime);
-    validate = ajv.compile({ ...rest, $id: id });
-  }
-  return (data) => (validate(data) ? [] : [...(validate.errors ?? [])]);
 }
 
 let choria: Record<string, ChoriaValidator> | null = null;
