@@ -28,13 +28,9 @@ import {
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, type BusMessage, connectBroker } from "../src/transport/mod.ts";
 import { freePort, SKIP_NATS, startTestBroker } from "./_nats.ts";
+import { testNagios, testRef } from "./_events.ts";
 
-const ref = (identity: string, machine: string): MachineRef => ({
-  identity,
-  machine,
-  version: "1.0.0",
-  instanceId: `i-${machine}`,
-});
+const ref = testRef;
 
 function nagios(
   identity: string,
@@ -42,18 +38,10 @@ function nagios(
   status: NagiosStatus,
   team = "ops",
 ): ScoutEvent {
-  const now = Date.now();
-  return nagiosStateEvent(ref(identity, machine), {
-    watcher: "check",
-    plugin: "/bin/check",
-    status,
-    output: `${machine} ${status}`,
-    checkTimeMs: now,
-    runtimeMs: 5,
-    perfdata: [],
-    history: [],
+  return testNagios(identity, machine, status, {
     annotations: { team },
-  }, { eventId: crypto.randomUUID(), timeMs: now, extensions: { scoutstate: status } });
+    extensions: { scoutstate: status },
+  });
 }
 
 async function send(b: Broker, ev: ScoutEvent, asIdentity = ev.subject): Promise<void> {

@@ -26,6 +26,7 @@ import {
   SKIP_PROMTOOL,
   warnIfNoPromtool,
 } from "./_promtool.ts";
+import { testNagios, testRef } from "./_events.ts";
 
 warnIfNoPromtool("hub_metrics_test");
 
@@ -35,26 +36,11 @@ const ACCEPTED_LINT = [
 ];
 
 let n = 0;
-const ref = (identity: string, machine: string): MachineRef => ({
-  identity,
-  machine,
-  version: "1.0.0",
-  instanceId: `i-${machine}`,
-});
+const ref = testRef;
 const meta = () => ({ eventId: crypto.randomUUID(), timeMs: Date.now() });
 
 function nagios(identity: string, machine: string, status: NagiosStatus): ScoutEvent {
-  return nagiosStateEvent(ref(identity, machine), {
-    watcher: "check",
-    plugin: "/bin/check",
-    status,
-    output: `${machine} ${status}`,
-    checkTimeMs: Date.now(),
-    runtimeMs: 5,
-    perfdata: [],
-    history: [],
-    annotations: {},
-  }, meta());
+  return testNagios(identity, machine, status);
 }
 
 const transition = (identity: string, machine: string, from: string, to: string) =>

@@ -19,15 +19,11 @@ import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, type BrokerOptions, connectBroker } from "../src/transport/mod.ts";
 import { Browser, SKIP_CHROMIUM } from "./_chromium.ts";
 import { makePki, type NatsServer, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { testNagios, testRef } from "./_events.ts";
 
 const SCREENSHOT = "/tmp/scout-page.png";
 
-const ref = (identity: string, machine: string): MachineRef => ({
-  identity,
-  machine,
-  version: "1.0.0",
-  instanceId: `i-${machine}`,
-});
+const ref = testRef;
 
 function nagios(
   identity: string,
@@ -35,18 +31,7 @@ function nagios(
   status: NagiosStatus,
   output = `${machine} ${status}`,
 ): ScoutEvent {
-  const now = Date.now();
-  return nagiosStateEvent(ref(identity, machine), {
-    watcher: "check",
-    plugin: "/bin/check",
-    status,
-    output,
-    checkTimeMs: now,
-    runtimeMs: 5,
-    perfdata: [],
-    history: [],
-    annotations: {},
-  }, { eventId: crypto.randomUUID(), timeMs: now });
+  return testNagios(identity, machine, status, { output });
 }
 
 /** Publishes as an agent does: durable publish on the node's own subject, id as Nats-Msg-Id. */

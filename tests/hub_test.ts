@@ -34,28 +34,15 @@ import {
   startNatsServer,
   startTestBroker,
 } from "./_nats.ts";
+import { testNagios, testRef } from "./_events.ts";
 
 let n = 0;
-const ref = (identity: string, machine: string): MachineRef => ({
-  identity,
-  machine,
-  version: "1.0.0",
-  instanceId: `i-${machine}`,
-});
+const ref = testRef;
 
 function nagios(identity: string, machine: string, status: NagiosStatus): ScoutEvent {
-  const now = Date.now();
-  return nagiosStateEvent(ref(identity, machine), {
-    watcher: "check",
-    plugin: "/bin/check",
-    status,
-    output: `${machine} ${status}`,
-    checkTimeMs: now,
-    runtimeMs: 5,
-    perfdata: [],
-    history: [],
+  return testNagios(identity, machine, status, {
     annotations: { team: identity.startsWith("db") ? "db" : "web" },
-  }, { eventId: crypto.randomUUID(), timeMs: now });
+  });
 }
 
 function transition(identity: string, machine: string, to: string): ScoutEvent {

@@ -21,27 +21,14 @@ import { type HubHandle, startHub } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
 import { freePort, type Pki, SKIP_NATS, startTestBroker } from "./_nats.ts";
+import { testNagios, testRef } from "./_events.ts";
 
-const ref = (identity: string, machine: string): MachineRef => ({
-  identity,
-  machine,
-  version: "1.0.0",
-  instanceId: `i-${machine}`,
-});
+const ref = testRef;
 
 function nagios(identity: string, machine: string, status: NagiosStatus): ScoutEvent {
-  const now = Date.now();
-  return nagiosStateEvent(ref(identity, machine), {
-    watcher: "check",
-    plugin: "/bin/check",
-    status,
+  return testNagios(identity, machine, status, {
     output: `${machine} is ${status} | v=1\nsecond line`,
-    checkTimeMs: now,
-    runtimeMs: 5,
-    perfdata: [],
-    history: [],
-    annotations: {},
-  }, { eventId: crypto.randomUUID(), timeMs: now });
+  });
 }
 
 function transition(identity: string, machine: string, from: string, to: string): ScoutEvent {
