@@ -8,8 +8,6 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { HTTP } from "cloudevents";
 import {
-  type MachineRef,
-  nagiosStateEvent,
   type NagiosStatus,
   type ScoutEvent,
   scoutSubject,

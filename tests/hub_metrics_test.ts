@@ -8,8 +8,6 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import {
   lifecycleEvent,
   type LifecycleKind,
-  type MachineRef,
-  nagiosStateEvent,
   type NagiosStatus,
   type ScoutEvent,
   scoutSubject,

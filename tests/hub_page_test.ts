@@ -7,23 +7,15 @@
  * screenshot is left in /tmp/scout-page.png.
  */
 import { equal, match, notEqual, ok } from "node:assert/strict";
-import {
-  type MachineRef,
-  nagiosStateEvent,
-  type NagiosStatus,
-  type ScoutEvent,
-  scoutSubject,
-} from "../src/events.ts";
+import { type NagiosStatus, type ScoutEvent, scoutSubject } from "../src/events.ts";
 import { type HubHandle, startHub } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, type BrokerOptions, connectBroker } from "../src/transport/mod.ts";
 import { Browser, SKIP_CHROMIUM } from "./_chromium.ts";
 import { makePki, type NatsServer, SKIP_NATS, startNatsServer } from "./_nats.ts";
-import { testNagios, testRef } from "./_events.ts";
+import { testNagios } from "./_events.ts";
 
 const SCREENSHOT = "/tmp/scout-page.png";
-
-const ref = testRef;
 
 function nagios(
   identity: string,

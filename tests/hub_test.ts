@@ -9,8 +9,6 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import {
   lifecycleEvent,
-  type MachineRef,
-  nagiosStateEvent,
   type NagiosStatus,
   type ScoutEvent,
   scoutSubject,

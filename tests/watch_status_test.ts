@@ -9,8 +9,6 @@ import { cli, type CliIo } from "../src/cli/mod.ts";
 import { statusCommand } from "../src/cli/status.ts";
 import { makeWatchCommand } from "../src/cli/watch.ts";
 import {
-  type MachineRef,
-  nagiosStateEvent,
   type NagiosStatus,
   parseEvent,
   type ScoutEvent,
