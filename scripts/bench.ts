@@ -201,9 +201,24 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return dec.decode(all);
 }
 
-/** Runs a bench helper script under the agent's permission set and parses its JSON line. */
-async function runHelper<T>(script: string, options: unknown, deadlineMs: number): Promise<T> {
-  const child = spawn(DENO, ["run", "--quiet", "-P=agent", script, JSON.stringify(options)]);
+/**
+ * Runs a bench helper script under the agent's permission set (and `v8Flags`, for the agent:
+ * the shipped ones) and parses its JSON line.
+ */
+async function runHelper<T>(
+  script: string,
+  options: unknown,
+  deadlineMs: number,
+  v8Flags: string[] = [],
+): Promise<T> {
+  const child = spawn(DENO, [
+    "run",
+    "--quiet",
+    "-P=agent",
+    ...v8Flags,
+    script,
+    JSON.stringify(options),
+  ]);
   const [stdout, stderr] = [readAll(child.stdout), readAll(child.stderr)];
   const deadline = setTimeout(() => {
     log(`${script} overran ${deadlineMs} ms: stopping it`);
@@ -422,6 +437,7 @@ async function runAgentChild(
     "scripts/_bench_agent.ts",
     opts,
     opts.warmupMs + opts.windowMs + 180_000,
+    [V8_FLAGS],
   );
 }
 

@@ -229,8 +229,10 @@ export function createManager(options: ManagerOptions): Manager {
         }),
       );
     }
-    if (urgent) void writeTextfile();
-    else if (!textfileTimer) {
+    // The textfile is rendered for all checks at once: one write per second at most, however
+    // many checks change (a scrape every 15-60 s sees no difference; 1,500 checks changing
+    // at start-up would otherwise render it 1,500 times).
+    if (!textfileTimer) {
       textfileTimer = clock.setTimer(textfileDelayMs, () => {
         textfileTimer = null;
         void writeTextfile();

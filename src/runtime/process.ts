@@ -62,8 +62,27 @@ export interface DenoRunnerOptions {
 /** Largest delay setTimeout accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Bytes asked for per read. */
-const READ_CHUNK = 64 * 1024;
+/** Bytes asked for per read: plugins print a few hundred bytes; 100 MB just takes more reads. */
+const READ_CHUNK = 16 * 1024;
+
+/** Most idle read buffers kept for reuse (two per run in flight, for the default 32 runs). */
+const POOL_MAX = 64;
+
+/**
+ * Read buffers shared by every run. Without it each run allocated two fresh buffers, and at a
+ * thousand runs a second that churn of external memory drove V8 into back-to-back GCs under
+ * the agent's heap cap.
+ */
+const bufferPool: ArrayBuffer[] = [];
+
+function takeBuffer(): ArrayBuffer {
+  return bufferPool.pop() ?? new ArrayBuffer(READ_CHUNK);
+}
+
+function returnBuffer(buffer: ArrayBuffer): void {
+  // A buffer a cancelled read still holds comes back detached (length 0): let it go.
+  if (buffer.byteLength === READ_CHUNK && bufferPool.length < POOL_MAX) bufferPool.push(buffer);
+}
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
@@ -107,20 +126,23 @@ class Capture {
 
 /**
  * Reads a stream to its end (or until cancelled), feeding the capture. It reads into one
- * reused buffer (a BYOB reader), so a plugin printing 100 MB makes no garbage. Never rejects.
+ * pooled buffer (a BYOB reader), so neither a plugin printing 100 MB nor a thousand runs a
+ * second make garbage. Never rejects.
  */
 async function pump(reader: ReadableStreamBYOBReader, capture: Capture): Promise<void> {
-  let buf = new Uint8Array(READ_CHUNK);
+  let buffer = takeBuffer();
   try {
     while (true) {
-      const { done, value } = await reader.read(buf);
+      const { done, value } = await reader.read(new Uint8Array(buffer));
+      // Each read transfers the buffer into `value`: take it back for the next read.
+      if (value !== undefined) buffer = value.buffer as ArrayBuffer;
       if (done || value === undefined) return;
       capture.push(value);
-      // The read transferred our buffer into `value`; take it back for the next read.
-      buf = new Uint8Array(value.buffer, 0, READ_CHUNK);
     }
   } catch {
     // The stream errored or was cancelled: keep what was read.
+  } finally {
+    returnBuffer(buffer);
   }
 }
 
