@@ -49,9 +49,18 @@ export const HEAP_CAP_MB = 64;
  */
 export const SEMI_SPACE_MB = 1;
 
-/** The --v8-flags argument carrying the heap caps; deno.json's start and scout tasks use the same. */
+/**
+ * V8's optimizing tiers (Maglev, TurboFan) switched off; the interpreter and the Sparkplug
+ * baseline compiler stay. The agent's time goes into spawning plugins, not into JavaScript:
+ * without the optimizers it delivered the same results per second (`deno task bench
+ * throughput`) and 9 MiB less RSS with 100 checks (`deno task bench memory`): their code
+ * pages in the deno binary and their compiled code are never touched.
+ */
+export const JIT_FLAGS = "--no-opt,--no-maglev";
+
+/** The --v8-flags argument: heap caps and JIT tiers; deno.json's start and scout tasks use the same. */
 export const V8_FLAGS =
-  `--v8-flags=--max-old-space-size=${HEAP_CAP_MB},--max-semi-space-size=${SEMI_SPACE_MB}`;
+  `--v8-flags=--max-old-space-size=${HEAP_CAP_MB},--max-semi-space-size=${SEMI_SPACE_MB},${JIT_FLAGS}`;
 
 /** Repository root (the folder above scripts/), where the commands run. */
 export const ROOT: string = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(
