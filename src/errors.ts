@@ -23,6 +23,15 @@ export type ErrorCode =
   | "CONTROL"
   | "BROKER_TLS_REQUIRED"
   | "BROKER_CONNECT"
+  | "TOKEN_INVALID"
+  | "PROVISIONER_NOT_FOUND"
+  | "CSR_REFUSED"
+  | "SIGNER_FAILED"
+  | "PKI_INVALID"
+  | "ENROL_REFUSED"
+  | "ENROL_UNREACHABLE"
+  | "ENROL_BAD_REPLY"
+  | "STATE_UNREADABLE"
   | "INTERNAL";
 
 /** Where in a file an error was found; lines and columns start at 1. */

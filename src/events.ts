@@ -150,8 +150,8 @@ export interface ScheduleStatePayload {
   state: "unknown" | "off" | "on" | "skipped";
 }
 
-/** Lifecycle event kinds Scout sends. */
-export type LifecycleKind = "startup" | "shutdown" | "alive";
+/** Lifecycle event kinds Scout sends (`provisioned`: enrolment or renewal gave a certificate). */
+export type LifecycleKind = "startup" | "shutdown" | "alive" | "provisioned";
 
 /** Payload of a lifecycle event. */
 export interface LifecyclePayload {
@@ -672,6 +672,7 @@ const lifecycleSchema = z.looseObject({
     lifecycleProtocol("startup"),
     lifecycleProtocol("shutdown"),
     lifecycleProtocol("alive"),
+    lifecycleProtocol("provisioned"),
   ]),
   id: z.string().min(1),
   identity: identitySchema,
@@ -722,7 +723,7 @@ export const eventSchemas = {
   timerState: timerStateSchema,
   /** `io.choria.machine.watcher.schedule.v1.state` data. */
   scheduleState: scheduleStateSchema,
-  /** `io.choria.lifecycle.v1.{startup,shutdown,alive}` data. */
+  /** `io.choria.lifecycle.v1.{startup,shutdown,alive,provisioned}` data. */
   lifecycle: lifecycleSchema,
 } as const;
 
@@ -742,6 +743,7 @@ function dataSchemaFor(type: string): z.ZodType<Record<string, unknown>> | undef
     case lifecycleProtocol("startup"):
     case lifecycleProtocol("shutdown"):
     case lifecycleProtocol("alive"):
+    case lifecycleProtocol("provisioned"):
       return lifecycleSchema;
     default:
       return undefined;

@@ -74,6 +74,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./hub.ts")).hubCommand,
   },
   {
+    name: "broker",
+    summary: "write (and supervise) the fleet's nats-server configuration",
+    load: async () => (await import("./broker.ts")).brokerCommand,
+  },
+  {
+    name: "ca",
+    summary: "make the fleet's file CA and sign CSRs with it",
+    load: async () => (await import("./ca.ts")).caCommand,
+  },
+  {
+    name: "token",
+    summary: "make provisioning tokens signed by the fleet CA",
+    load: async () => (await import("./token.ts")).tokenCommand,
+  },
+  {
     name: "version",
     summary: "print version, Deno version, target and permission profile",
     load: async () => (await import("./version.ts")).versionCommand,

@@ -81,3 +81,14 @@ export {
   parseGatewayRules,
   type RuleMatch,
 } from "./_gateway_rules.ts";
+export {
+  createProvisioner,
+  type EnrolListener,
+  type EnrolReply,
+  MAX_BODY_BYTES,
+  type NodeConfig,
+  type Provisioner,
+  type ProvisionerOptions,
+  type ProvisionerState,
+  serveProvisioner,
+} from "./provisioner.ts";

@@ -53,3 +53,10 @@ export async function createDenoGossHost(
   return create(options);
 }
 export { openSpool, type Spool, type SpoolOptions, type SpoolRecord } from "./spool.ts";
+export { createDenoSrvResolver, type DnsSrvRecord, parseNameServer } from "./dns.ts";
+export {
+  createDenoStdinRunner,
+  type DenoStdinRunnerOptions,
+  type StdinRunner,
+} from "./stdin_runner.ts";
+export { createPinnedHttps, type JsonReply, type PinnedHttps } from "./https.ts";
