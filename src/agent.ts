@@ -5,8 +5,9 @@
  * @module
  */
 import { handleControl } from "./api/mod.ts";
-import { formatError } from "./errors.ts";
+import { formatError, ScoutError } from "./errors.ts";
 import {
+  identityToken,
   lifecycleEvent,
   publishes,
   type PublishPolicy,
@@ -15,6 +16,7 @@ import {
   scoutSubject,
 } from "./events.ts";
 import { createManager, type Manager } from "./machine/mod.ts";
+import type { DiscoverySources, Enrolment } from "./provisioning/mod.ts";
 import {
   type Clock,
   createCachedResolver,
@@ -23,6 +25,7 @@ import {
   createDenoGossHost,
   createDenoRunner,
   ensureDir,
+  type Fs,
   limitConcurrency,
   type Logger,
   openSpool,
@@ -71,8 +74,23 @@ export interface AgentConfig {
   maxConcurrent: number;
   /** Print one line per result and transition on stdout. */
   printEvents: boolean;
-  /** The fleet's broker; null runs standalone. */
+  /** The fleet's broker; null runs standalone (or enrols, with `provisioning`). */
   fleet: FleetConfig | null;
+  /**
+   * Zero-configuration enrolment, used when `fleet` is null: find a provisioning token (and
+   * the hub), enrol, and join the fleet in this process. null: stay standalone.
+   */
+  provisioning?: ProvisioningConfig | null;
+}
+
+/** How an agent without a broker finds its way into the fleet. */
+export interface ProvisioningConfig {
+  /** Where a token may be, in discovery order. */
+  sources: DiscoverySources;
+  /** `--dns-server HOST:PORT` for SRV lookups; null uses the system's resolver. */
+  dnsServer: { ipAddr: string; port: number } | null;
+  /** Fleet settings for when it has joined (spool, policy, announcements). */
+  fleet: Pick<FleetConfig, "spoolBytes" | "policy" | "announceMs">;
 }
 
 /** How the agent joins the fleet: broker URLs and TLS material (PEM text), and its spool. */
@@ -192,14 +210,19 @@ export async function startAgent(
     ),
   });
   const events = config.eventsFile ? createLineWriter(config.eventsFile, fs, logger) : null;
-  const fleet = config.fleet ? await joinFleet(config.fleet, config, logger) : null;
+  // The fleet connection: from flags at start, or later from enrolment (and again after each
+  // renewal, with the new certificate).
+  let fleetConfig: FleetConfig | null = config.fleet;
+  let fleet = config.fleet ? await joinFleet(config.fleet, config, logger) : null;
   const out = new TextEncoder();
   let announcing = false;
   const emit = (ev: ScoutEvent) => {
     if (announcing) ev[SCOUT_EXTENSIONS.announce] = true;
     const json = JSON.stringify(ev);
     events?.write(json + "\n");
-    if (announcing || !config.fleet || publishes(config.fleet.policy, ev)) fleet?.send(ev, json);
+    if (fleet && (announcing || !fleetConfig || publishes(fleetConfig.policy, ev))) {
+      fleet.send(ev, json);
+    }
     overrides.onEvent?.(ev);
     if (config.printEvents && !announcing) {
       const line = eventLine(ev);
@@ -239,7 +262,7 @@ export async function startAgent(
     `${config.stateDir}/scout.sock`,
     (req) => handleControl(manager, req, clock.now()),
   );
-  const lifecycle = (kind: "startup" | "shutdown" | "alive") =>
+  const lifecycle = (kind: "startup" | "shutdown" | "alive" | "provisioned") =>
     emit(lifecycleEvent({ kind, identity: config.identity, component: "scout", version: VERSION }, {
       eventId: crypto.randomUUID(),
       timeMs: clock.now(),
@@ -284,21 +307,55 @@ export async function startAgent(
     });
     return { cancel: () => t.cancel() };
   };
-  const periodic = config.fleet
-    ? [
-      ...(config.fleet.announceMs > 0
-        ? [every(config.fleet.announceMs, config.fleet.announceMs, () => {
-          announcing = true;
-          try {
-            manager.announce();
-          } finally {
-            announcing = false;
-          }
-        })]
-        : []),
-      every(ALIVE_MS, Math.floor(Math.random() * ALIVE_MS), () => lifecycle("alive")),
-    ]
-    : [];
+  let periodic: { cancel(): void }[] = [];
+  const startPeriodic = (fc: FleetConfig) => [
+    ...(fc.announceMs > 0
+      ? [every(fc.announceMs, fc.announceMs, () => {
+        announcing = true;
+        try {
+          manager.announce();
+        } finally {
+          announcing = false;
+        }
+      })]
+      : []),
+    every(ALIVE_MS, Math.floor(Math.random() * ALIVE_MS), () => lifecycle("alive")),
+  ];
+  if (fleetConfig) periodic = startPeriodic(fleetConfig);
+
+  /** Joins (or re-joins, after a renewal) the fleet with an enrolment's certificate. */
+  const attach = async (fc: FleetConfig) => {
+    const old = fleet;
+    for (const p of periodic) p.cancel();
+    fleet = null;
+    await old?.stop();
+    fleetConfig = fc;
+    fleet = await joinFleet(fc, config, logger);
+    periodic = startPeriodic(fc);
+    // Everyone in the fleet learns this node's checks at once.
+    announcing = true;
+    try {
+      manager.announce();
+    } finally {
+      announcing = false;
+    }
+  };
+  const provisioning = !config.fleet && config.provisioning
+    ? startProvisioning(config, config.provisioning, fs, clock, logger, {
+      onEnrolled: async (e, fresh) => {
+        await attach({ ...config.provisioning!.fleet, ...enrolmentFleet(e) });
+        if (fresh) lifecycle("provisioned");
+      },
+      onLost: async () => {
+        for (const p of periodic) p.cancel();
+        periodic = [];
+        const old = fleet;
+        fleet = null;
+        fleetConfig = null;
+        await old?.stop();
+      },
+    })
+    : null;
   let rescan = clock.setTimer(config.rescanMs, function tick() {
     void manager.reload();
     rescan = clock.setTimer(config.rescanMs, tick);
@@ -310,6 +367,7 @@ export async function startAgent(
     stop() {
       stopping ??= (async () => {
         rescan.cancel();
+        await provisioning?.stop();
         for (const p of periodic) p.cancel();
         debounce?.cancel();
         watcher?.close();
@@ -346,6 +404,7 @@ async function joinFleet(
     },
     ...(fleet.creds ? { creds: fleet.creds } : {}),
     name: `scout-agent ${config.identity}`,
+    inboxPrefix: `_INBOX_${identityToken(config.identity)}`,
     firstConnect: "retry",
     onEvent: (e) =>
       e.kind === "connected"
@@ -377,6 +436,193 @@ async function joinFleet(
       await publisher.stop();
       await broker.close();
       spool.close();
+    },
+  };
+}
+
+/** The fleet connection settings an enrolment gives. */
+function enrolmentFleet(e: Enrolment): Pick<FleetConfig, "urls" | "ca" | "cert" | "key"> {
+  return { urls: e.brokers, ca: e.caPem, cert: e.certPem + e.chainPem, key: e.keyPem };
+}
+
+/** Files of a stored enrolment, in `<state-dir>/tls/`. */
+function enrolmentFiles(stateDir: string) {
+  const dir = `${stateDir}/tls`;
+  return { dir, key: `${dir}/key.pem`, info: `${dir}/enrolment.json` };
+}
+
+/** The stored enrolment, or null when there is none (or it is unreadable or expired). */
+async function loadEnrolment(
+  stateDir: string,
+  identity: string,
+  nowMs: number,
+  logger: Logger,
+): Promise<Enrolment | null> {
+  const { enrolmentSchema } = await import("./provisioning/mod.ts");
+  const f = enrolmentFiles(stateDir);
+  try {
+    const info = enrolmentSchema.parse(JSON.parse(Deno.readTextFileSync(f.info)));
+    const keyPem = Deno.readTextFileSync(f.key);
+    if (info.identity !== identity) {
+      logger.warn("the stored enrolment is for another identity: enrolling again", {
+        stored: info.identity,
+      });
+      return null;
+    }
+    if (info.notAfterMs <= nowMs) {
+      logger.warn("the stored certificate has expired: enrolling again");
+      return null;
+    }
+    return { ...info, keyPem };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      logger.warn("ignoring an unreadable stored enrolment", { error: String(e) });
+    }
+    return null;
+  }
+}
+
+/** Stores an enrolment: the key 0600, written before the certificate that names it. */
+async function saveEnrolment(stateDir: string, e: Enrolment, fs: Fs): Promise<void> {
+  const f = enrolmentFiles(stateDir);
+  await ensureDir(f.dir, 0o700);
+  const { keyPem, ...info } = e;
+  await fs.writeAtomic(f.key, keyPem, { mode: 0o600 });
+  await fs.writeAtomic(f.info, JSON.stringify(info, null, 2) + "\n", { mode: 0o600 });
+}
+
+/**
+ * The provisioning loop: uses a stored enrolment, or discovers a token and enrols (retried
+ * forever with backoff; without a token the agent stays standalone and keeps looking), joins
+ * the fleet, renews at two thirds of the certificate's life, and goes back to provisioning
+ * when the hub refuses a renewal (a denied or revoked identity).
+ */
+function startProvisioning(
+  config: AgentConfig,
+  p: ProvisioningConfig,
+  fs: Fs,
+  clock: Clock,
+  logger: Logger,
+  hooks: {
+    /** Joined with `e`; `fresh` when the certificate was just issued (not loaded from disk). */
+    onEnrolled(e: Enrolment, fresh: boolean): Promise<void>;
+    /** The identity is gone (renewal refused or certificate expired). */
+    onLost(): Promise<void>;
+  },
+): { stop(): Promise<void> } {
+  const abort = new AbortController();
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = clock.setTimer(Math.max(0, ms), resolve);
+      abort.signal.addEventListener("abort", () => {
+        t.cancel();
+        resolve();
+      }, { once: true });
+    });
+  const exists = (path: string) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  };
+  const tokenFile = p.sources.file ?? "/etc/scout/provisioning.jwt";
+  const anything = () =>
+    !!(p.sources.flag || p.sources.env || p.sources.embedded) || exists(tokenFile) ||
+    exists(enrolmentFiles(config.stateDir).info);
+  const loop = (async () => {
+    // Nothing to enrol with: stay standalone without loading the provisioning code, and look
+    // for a token file now and then.
+    if (!anything()) logger.info(`running standalone: no provisioning token (${tokenFile})`);
+    while (!abort.signal.aborted && !anything()) await sleep(30_000);
+    if (abort.signal.aborted) return;
+    const prov = await import("./provisioning/mod.ts");
+    const { createDenoSrvResolver, createPinnedHttps } = await import("./runtime/mod.ts");
+    const deps = { https: (ca: string) => createPinnedHttps(ca), now: () => new Date(clock.now()) };
+    const resolveSrv = createDenoSrvResolver(p.dnsServer ? { nameServer: p.dnsServer } : {});
+    let current = await loadEnrolment(config.stateDir, config.identity, clock.now(), logger);
+    let fresh = false;
+    let attempt = 0;
+    let lastReason = "";
+    while (!abort.signal.aborted) {
+      if (current === null) {
+        try {
+          const d = await prov.discoverProvisioning(p.sources, {
+            readFile: async (path) => {
+              try {
+                return await Deno.readTextFile(path);
+              } catch (e) {
+                if (e instanceof Deno.errors.NotFound) return undefined;
+                throw e;
+              }
+            },
+            resolveSrv,
+            readResolvConf: () => Deno.readTextFile("/etc/resolv.conf"),
+          });
+          if (d.kind === "standalone") {
+            if (d.reason !== lastReason) logger.info(`running standalone: ${d.reason}`);
+            lastReason = d.reason;
+            await sleep(prov.retrySchedule(attempt++, Math.random));
+            continue;
+          }
+          const caPem = await prov.pinnedCa(d.claims);
+          logger.info("enrolling", { source: d.source, hubs: d.urls.join(",") });
+          current = await prov.enrol(
+            { identity: config.identity, token: d.token, urls: d.urls, caPem },
+            deps,
+          );
+          await saveEnrolment(config.stateDir, current, fs);
+          fresh = true;
+          logger.info("enrolled", {
+            identity: current.identity,
+            brokers: current.brokers.join(","),
+          });
+        } catch (e) {
+          logger.warn("enrolment failed; trying again", { error: formatError(e) });
+          await sleep(prov.retrySchedule(attempt++, Math.random));
+          continue;
+        }
+      }
+      attempt = 0;
+      if (abort.signal.aborted) break;
+      await hooks.onEnrolled(current, fresh);
+      // Renew at two thirds of the lifetime; on failure retry with backoff until expiry.
+      let renewed: Enrolment | null = null;
+      let tries = 0;
+      while (!abort.signal.aborted && renewed === null) {
+        const at = tries === 0
+          ? prov.renewAtMs(current)
+          : clock.now() + prov.retrySchedule(tries, Math.random);
+        await sleep(Math.min(at, current.notAfterMs) - clock.now());
+        if (abort.signal.aborted) break;
+        try {
+          renewed = await prov.renew(current, deps);
+          await saveEnrolment(config.stateDir, renewed, fs);
+          logger.info("certificate renewed", {
+            notAfter: new Date(renewed.notAfterMs).toISOString(),
+          });
+        } catch (e) {
+          tries++;
+          const refused = e instanceof ScoutError && e.code === "ENROL_REFUSED";
+          if (refused || clock.now() >= current.notAfterMs) {
+            logger.error("the fleet identity is gone: provisioning again", {
+              error: formatError(e),
+            });
+            await hooks.onLost();
+            await Deno.remove(enrolmentFiles(config.stateDir).info).catch(() => {});
+            break;
+          }
+          logger.warn("certificate renewal failed; trying again", { error: formatError(e) });
+        }
+      }
+      current = renewed;
+      fresh = renewed !== null;
+    }
+  })().catch((e) => logger.error("provisioning stopped", { error: formatError(e) }));
+  return {
+    async stop() {
+      abort.abort();
+      await loop;
     },
   };
 }

@@ -1,8 +1,13 @@
-import { DEFAULT_PLUGIN_DIRS, type FleetConfig, startAgent } from "../agent.ts";
+import {
+  DEFAULT_PLUGIN_DIRS,
+  type FleetConfig,
+  type ProvisioningConfig,
+  startAgent,
+} from "../agent.ts";
 import { parseDuration, parseIdentity } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 import { PUBLISH_POLICIES, type PublishPolicy } from "../events.ts";
-import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
+import { createConsoleLogger, type LogLevel, parseNameServer } from "../runtime/mod.ts";
 import {
   BROKER_FLAGS,
   brokerFlags,
@@ -42,9 +47,25 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
   --no-splay              start checks at once instead of after a random splay
   --quiet                 do not print results on the terminal
   --log-level LEVEL       debug, info, warn or error (default info)
+  --provisioning-token FILE
+                          enrol with this provisioning token (else the token embedded at
+                          build time, else /etc/scout/provisioning.jwt)
+  --dns-server HOST:PORT  DNS server for the SRV lookup of a token that names a domain
 
-Without --standalone and with no provisioning token or broker to find, the agent runs
-standalone as well.`;
+Without --broker and --standalone the agent enrols: it finds a provisioning token, makes its
+key, gets a certificate from the hub and joins the fleet over mutual TLS, in this process,
+renewing before expiry. With no token to find it runs standalone and keeps looking.`;
+
+/** Where `scripts/build.ts --provisioning-token FILE` puts the token it embeds in the binary. */
+const EMBEDDED_TOKEN = new URL("../../dist/provisioning.jwt", import.meta.url);
+
+function embeddedToken(): string | undefined {
+  try {
+    return Deno.readTextFileSync(EMBEDDED_TOKEN).trim() || undefined;
+  } catch {
+    return undefined; // not built with a token (or run from source)
+  }
+}
 
 async function isDir(path: string): Promise<boolean> {
   try {
@@ -67,6 +88,13 @@ async function fleetConfig(
 ): Promise<FleetConfig | null> {
   const broker = await brokerFlags(values as Parameters<typeof brokerFlags>[0], io);
   if (broker === null) return null;
+  return { ...broker, ...fleetSettings(values) };
+}
+
+/** Spool, publish policy and announcements: for a broker given by flags or by enrolment. */
+function fleetSettings(
+  values: Record<string, string | boolean | string[] | undefined>,
+): Pick<FleetConfig, "spoolBytes" | "policy" | "announceMs"> {
   const spoolBytes = Number(values["spool-size"] ?? 64 * 1024 * 1024);
   if (!Number.isInteger(spoolBytes) || spoolBytes < 65536) {
     throw new ScoutError("USAGE", "--spool-size must be a whole number of bytes, at least 65536");
@@ -82,7 +110,28 @@ async function fleetConfig(
   if (announceMs !== 0 && announceMs < 60_000) {
     throw new ScoutError("USAGE", "--announce must be at least 1m (or 0 to turn it off)");
   }
-  return { ...broker, spoolBytes, policy: policy as PublishPolicy, announceMs };
+  return { spoolBytes, policy: policy as PublishPolicy, announceMs };
+}
+
+/** Enrolment settings, unless --standalone or a broker was given. */
+function provisioningConfig(
+  values: Record<string, string | boolean | string[] | undefined>,
+  io: CliIo,
+): ProvisioningConfig | null {
+  if (values.standalone) return null;
+  const flag = values["provisioning-token"] as string | undefined;
+  const env = io.env("SCOUT_PROVISIONING_TOKEN");
+  const embedded = embeddedToken();
+  const dns = (values["dns-server"] as string | undefined) ?? io.env("SCOUT_DNS_SERVER");
+  return {
+    sources: {
+      ...(flag ? { flag } : {}),
+      ...(env ? { env } : {}),
+      ...(embedded ? { embedded } : {}),
+    },
+    dnsServer: dns ? parseNameServer(dns) : null,
+    fleet: fleetSettings(values),
+  };
 }
 
 /** `scout agent`: runs the node agent until SIGINT or SIGTERM. */
@@ -110,6 +159,8 @@ export const agentCommand: Command = {
       "no-splay": { type: "boolean" },
       quiet: { type: "boolean" },
       "log-level": { type: "string" },
+      "provisioning-token": { type: "string" },
+      "dns-server": { type: "string" },
     }, "agent");
     const identity = parseIdentity(
       flagOrEnv(values.identity, io, "SCOUT_IDENTITY", defaultIdentity(io)),
@@ -128,6 +179,7 @@ export const agentCommand: Command = {
       throw new ScoutError("USAGE", `--max-concurrent must be a whole number of at least 1`);
     }
     const fleet = await fleetConfig(values, io);
+    const provisioning = fleet ? null : provisioningConfig(values, io);
     const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
     const logger = createConsoleLogger({ level });
     // Signals are caught before anything starts, so a stop during start-up still stops
@@ -149,6 +201,7 @@ export const agentCommand: Command = {
       rescanMs: parseDuration(values.rescan ?? "30s"),
       maxConcurrent,
       fleet,
+      provisioning,
       printEvents: !(values.quiet ?? false),
     }, { logger });
     await done.promise;

@@ -158,6 +158,12 @@ export interface BrokerOptions {
   creds?: string;
   /** Connection name shown by the broker. */
   name: string;
+  /**
+   * Prefix of the client's reply subjects (default `_INBOX`). A node uses `_INBOX_<token>`:
+   * the managed broker lets it subscribe to its own inbox only, so no node reads another's
+   * replies (JetStream publish acks among them).
+   */
+  inboxPrefix?: string;
   /** Receives connection events; never throws into the client. */
   onEvent?(e: BrokerEvent): void;
   /**
@@ -375,6 +381,7 @@ export async function connectBroker(options: BrokerOptions): Promise<Broker> {
     reconnectJitter: jitter,
     reconnectJitterTLS: jitter,
     timeout: options.connectTimeoutMs ?? 10_000,
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
     ...(creds === undefined ? {} : {
       authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
     }),
