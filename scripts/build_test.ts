@@ -1,19 +1,29 @@
 /**
- * Tests for scripts/build.ts (dry-run commands), scripts/_permissions.ts (permission set ->
- * CLI flags) and the arm64 emulation used by scripts/test_arm64.ts.
+ * Tests for scripts/build.ts (dry-run commands for scout and scout-hub, the embedded
+ * provisioning token), scripts/_permissions.ts (permission set -> CLI flags) and the arm64
+ * emulation used by scripts/test_arm64.ts. No network needed.
  * Run: deno test --allow-all scripts/build_test.ts
  * @module
  */
-import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, notDeepEqual, ok, throws } from "node:assert/strict";
 import { permissionFlags, readPermissionSet } from "./_permissions.ts";
 import {
+  BINARIES,
+  type Binary,
+  BINARY_PERMISSION_SETS,
   compileArgs,
   denortUnavailableMessage,
   HEAP_CAP_MB,
+  HUB_PERMISSION_SET,
+  HUB_V8_FLAGS,
   isDenortDownloadError,
+  outputPath,
+  parseProvisioningToken,
   PERMISSION_SET,
+  PROVISIONING_TOKEN_PATH,
   ROOT,
   shellQuote,
+  stageProvisioningToken,
   TARGETS,
   V8_FLAGS,
 } from "./build.ts";
@@ -80,29 +90,107 @@ function commandLines(out: string): string[] {
   return out.split("\n").filter((l) => l.trim() !== "");
 }
 
+/** One parsed dry-run command: which binary and target its --output names. */
+interface Printed {
+  line: string;
+  words: string[];
+  binary: Binary;
+  target: string;
+}
+
+/** Parses dry-run stdout; every line must be a compile command with a dist/<binary>-<target>. */
+function printed(out: string): Printed[] {
+  return commandLines(out).map((line) => {
+    const words = shellSplit(line);
+    const output = words[words.indexOf("--output") + 1] ?? "";
+    const binary = BINARIES.find((b) => TARGETS.some((t) => output === outputPath(b, t)));
+    ok(binary !== undefined, `unexpected --output in: ${line}`);
+    return { line, words, binary, target: words[words.indexOf("--target") + 1] ?? "" };
+  });
+}
+
+/** The expected (binary, target) pairs in build order: per target, scout then scout-hub. */
+const ALL_BUILDS = TARGETS.flatMap((target) => BINARIES.map((binary) => ({ binary, target })));
+
+/** A syntactically valid JWT (header {"alg":"EdDSA","typ":"JWT"}); never verified here. */
+const b64url = (s: string) => btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+const TOKEN = `${b64url('{"alg":"EdDSA","typ":"JWT"}')}.${
+  b64url('{"sub":"provisioning","url":"https://hub.example:8443/"}')
+}.${b64url("not-a-real-signature")}`;
+
+/** Writes `content` to a fresh temp file; returns its path and a cleanup. */
+async function tempFile(content: string): Promise<{ file: string; done: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "scout-build-token-" });
+  const file = `${dir}/token.jwt`;
+  await Deno.writeTextFile(file, content);
+  return { file, done: () => Deno.remove(dir, { recursive: true }) };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // --- build.ts --dry-run ---------------------------------------------------------------
 
-Deno.test("dry-run prints exactly one compile command per target and runs nothing", async () => {
+Deno.test("dry-run prints exactly one compile command per binary per target and runs nothing", async () => {
   const { code, out, err } = await runBuild("--dry-run");
   equal(code, 0, err);
-  const lines = commandLines(out);
-  equal(lines.length, TARGETS.length, out);
-  TARGETS.forEach((target, i) => {
-    const words = shellSplit(lines[i]!);
+  const cmds = printed(out);
+  deepEqual(cmds.map(({ binary, target }) => ({ binary, target })), ALL_BUILDS, out);
+  for (const { words, line, binary, target } of cmds) {
     equal(words[0], Deno.execPath());
     equal(words[1], "compile");
     equal(words.at(-1), "main.ts");
-    ok(words.join(" ").includes(`--target ${target}`), lines[i]);
-  });
+    ok(line.includes(`--target ${target}`), line);
+    ok(line.includes(`--output dist/${binary}-${target} `), line);
+  }
   ok(!err.includes("=="), `dry-run must not start a build: ${err}`);
 });
 
-Deno.test("dry-run with --target prints only that target's command", async () => {
+Deno.test("dry-run with --target prints only that target's commands, both binaries", async () => {
   const { code, out } = await runBuild("--dry-run", "--target", "aarch64-unknown-linux-gnu");
   equal(code, 0);
-  const lines = commandLines(out);
-  equal(lines.length, 1);
-  ok(lines[0]!.includes("--target aarch64-unknown-linux-gnu"));
+  deepEqual(
+    printed(out).map(({ binary, target }) => ({ binary, target })),
+    BINARIES.map((binary) => ({ binary, target: "aarch64-unknown-linux-gnu" })),
+  );
+});
+
+for (const binary of BINARIES) {
+  Deno.test(`dry-run with --binary ${binary} prints only ${binary}'s commands`, async () => {
+    const { code, out, err } = await runBuild("--dry-run", "--binary", binary);
+    equal(code, 0, err);
+    deepEqual(
+      printed(out).map((c) => ({ binary: c.binary, target: c.target })),
+      TARGETS.map((target) => ({ binary, target })),
+    );
+  });
+}
+
+Deno.test("--binary and --target together print one command", async () => {
+  const { code, out } = await runBuild(
+    "--dry-run",
+    "--binary",
+    "scout-hub",
+    "--target",
+    "x86_64-unknown-linux-gnu",
+  );
+  equal(code, 0);
+  deepEqual(printed(out).map((c) => c.words[c.words.indexOf("--output") + 1]), [
+    "dist/scout-hub-x86_64-unknown-linux-gnu",
+  ]);
+});
+
+Deno.test("an unknown --binary is rejected with usage exit code 2", async () => {
+  const { code, out, err } = await runBuild("--dry-run", "--binary", "scout-agent");
+  equal(code, 2);
+  equal(out, "");
+  ok(err.includes(`unknown binary "scout-agent"`) && err.includes("scout, scout-hub"), err);
 });
 
 Deno.test("an unknown --target is rejected with usage exit code 2", async () => {
@@ -112,28 +200,37 @@ Deno.test("an unknown --target is rejected with usage exit code 2", async () => 
   ok(err.includes("unknown target"), err);
 });
 
-Deno.test("permission flags in each printed command equal permissionFlags(deno.json agent set)", async () => {
-  const expected = permissionFlags(await readPermissionSet(PERMISSION_SET));
-  ok(expected.length > 0);
+Deno.test("each binary's permission flags equal permissionFlags(its deno.json set)", async () => {
+  deepEqual(BINARY_PERMISSION_SETS, { scout: "agent", "scout-hub": "hub" });
+  const expected = {
+    scout: permissionFlags(await readPermissionSet("agent")),
+    "scout-hub": permissionFlags(await readPermissionSet("hub")),
+  };
+  ok(expected.scout.length > 0 && expected["scout-hub"].length > 0);
+  notDeepEqual(expected.scout, expected["scout-hub"]);
   const { out } = await runBuild("--dry-run");
-  for (const line of commandLines(out)) {
-    deepEqual(shellSplit(line).filter(isPermissionFlag), expected, line);
+  const cmds = printed(out);
+  equal(cmds.length, TARGETS.length * BINARIES.length);
+  for (const { words, line, binary } of cmds) {
+    deepEqual(words.filter(isPermissionFlag), expected[binary], line);
   }
 });
 
-Deno.test("printed commands carry --no-prompt, the heap cap, --target and --output per target", async () => {
+Deno.test("printed commands carry --no-prompt, each binary's V8 flags, --target and --output", async () => {
   const { out } = await runBuild("--dry-run");
-  const lines = commandLines(out);
-  TARGETS.forEach((target, i) => {
-    const words = shellSplit(lines[i]!);
-    ok(words.includes("--no-prompt"), lines[i]);
-    deepEqual(words.filter((w) => w.startsWith("--v8-flags")), [V8_FLAGS]);
-    equal(words[words.indexOf("--target") + 1], target);
-    equal(words[words.indexOf("--output") + 1], `dist/scout-${target}`);
+  for (const { words, line, binary, target } of printed(out)) {
+    ok(words.includes("--no-prompt"), line);
+    deepEqual(
+      words.filter((w) => w.startsWith("--v8-flags")),
+      binary === "scout" ? [V8_FLAGS] : [],
+      line,
+    );
     equal(words.filter((w) => w === "--target").length, 1);
+    equal(words[words.indexOf("--output") + 1], `dist/${binary}-${target}`);
     ok(!words.some((w) => w.startsWith("--include")), "nothing extra is included");
-  });
+  }
   ok(HEAP_CAP_MB >= 32 && HEAP_CAP_MB <= 256, `heap cap ${HEAP_CAP_MB} MB`);
+  deepEqual(HUB_V8_FLAGS, [], "the hub gets no heap cap and no JIT flags");
 });
 
 Deno.test("compile commands skip deno compile's own type check, which runs first without the heap cap", async () => {
@@ -157,6 +254,43 @@ Deno.test("compileArgs puts the given permission flags before the entry point", 
   ]);
 });
 
+Deno.test("compileArgs for scout-hub: hub flags, no --v8-flags, its own output", () => {
+  deepEqual(compileArgs("aarch64-unknown-linux-gnu", ["--allow-net"], { binary: "scout-hub" }), [
+    "compile",
+    "--no-check",
+    "--no-prompt",
+    "--allow-net",
+    "--target",
+    "aarch64-unknown-linux-gnu",
+    "--output",
+    "dist/scout-hub-aarch64-unknown-linux-gnu",
+    "main.ts",
+  ]);
+});
+
+Deno.test("compileArgs embeds the token only in scout, and refuses it for scout-hub", () => {
+  deepEqual(
+    compileArgs("x86_64-unknown-linux-gnu", [], { embedToken: true }),
+    [
+      "compile",
+      "--no-check",
+      "--no-prompt",
+      V8_FLAGS,
+      "--include",
+      "dist/provisioning.jwt",
+      "--target",
+      "x86_64-unknown-linux-gnu",
+      "--output",
+      "dist/scout-x86_64-unknown-linux-gnu",
+      "main.ts",
+    ],
+  );
+  throws(
+    () => compileArgs("x86_64-unknown-linux-gnu", [], { binary: "scout-hub", embedToken: true }),
+    /only in scout/,
+  );
+});
+
 Deno.test("shellQuote output splits back into the same words", () => {
   const words = ["deno", "--allow-env=A,B", "a b", "it's", "", "$HOME", "x;y", "--v8-flags=--m=1"];
   deepEqual(shellSplit(words.map(shellQuote).join(" ")), words);
@@ -164,14 +298,161 @@ Deno.test("shellQuote output splits back into the same words", () => {
   equal(shellQuote("a b"), "'a b'");
 });
 
-// --- the agent permission set ----------------------------------------------------------
+// --- the embedded provisioning token ------------------------------------------------------
 
-Deno.test("the agent permission set never grants all (no `all`, no -A / --allow-all)", async () => {
-  const set = await readPermissionSet(PERMISSION_SET);
-  ok(typeof set === "object" && set !== null);
-  ok(!Object.hasOwn(set, "all"), "deno.json agent set must not contain `all`");
-  const flags = permissionFlags(set);
-  ok(!flags.includes("--allow-all") && !flags.includes("-A"), flags.join(" "));
+Deno.test("--provisioning-token adds --include dist/provisioning.jwt to the scout commands only", async () => {
+  const before = await exists(`${ROOT}/${PROVISIONING_TOKEN_PATH}`);
+  const { file, done } = await tempFile(`${TOKEN}\n`);
+  try {
+    const { code, out, err } = await runBuild("--dry-run", "--provisioning-token", file);
+    equal(code, 0, err);
+    const cmds = printed(out);
+    deepEqual(cmds.map(({ binary, target }) => ({ binary, target })), ALL_BUILDS);
+    for (const { words, line, binary } of cmds) {
+      const includes = words.flatMap((w, i) => w === "--include" ? [words[i + 1]] : []);
+      deepEqual(includes, binary === "scout" ? [PROVISIONING_TOKEN_PATH] : [], line);
+      ok(!words.some((w) => w.startsWith("--include=")), line);
+      ok(!line.includes(TOKEN) && !line.includes(file), "the command names only dist/");
+    }
+    ok(err.includes(`copies ${file} to ${PROVISIONING_TOKEN_PATH}`), err);
+    ok(!err.includes(TOKEN), "the token is never printed");
+    equal(await exists(`${ROOT}/${PROVISIONING_TOKEN_PATH}`), before, "dry-run writes nothing");
+  } finally {
+    await done();
+  }
+});
+
+Deno.test("--provisioning-token with --binary scout-hub is a usage error", async () => {
+  const { file, done } = await tempFile(TOKEN);
+  try {
+    const { code, out, err } = await runBuild(
+      "--dry-run",
+      "--binary",
+      "scout-hub",
+      "--provisioning-token",
+      file,
+    );
+    equal(code, 2);
+    equal(out, "");
+    ok(err.includes("only in the scout binary"), err);
+  } finally {
+    await done();
+  }
+});
+
+const BAD_TOKENS: [string, string, RegExp][] = [
+  ["empty file", "", /it is empty/],
+  ["blank lines only", "\n \n", /it is empty/],
+  ["two lines", `${TOKEN}\n${TOKEN}\n`, /2 non-empty lines, expected exactly one/],
+  ["two parts", TOKEN.split(".").slice(0, 2).join("."), /2 dot-separated part\(s\), expected 3/],
+  ["four parts", `${TOKEN}.x`, /4 dot-separated part\(s\), expected 3/],
+  ["empty signature", TOKEN.replace(/\.[^.]+$/, "."), /part 3 of 3 is empty/],
+  ["padding / non-base64url", TOKEN.replace(/\.[^.]+$/, ".c2ln=="), /part 3 of 3 is not base64url/],
+  ["a space inside", TOKEN.replace(".", ". "), /part 2 of 3 is not base64url/],
+  ["PEM file", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", /3 non-empty/],
+  ["header not JSON", `${b64url("hello")}.${b64url("{}")}.${b64url("s")}`, /JWT header/],
+  ["header a JSON array", `${b64url("[1]")}.${b64url("{}")}.${b64url("s")}`, /JWT header/],
+];
+
+Deno.test("parseProvisioningToken accepts one JWT line and says why it refuses others", () => {
+  equal(parseProvisioningToken(TOKEN), TOKEN);
+  equal(parseProvisioningToken(`  ${TOKEN}\r\n\n`), TOKEN);
+  for (const [what, text, reason] of BAD_TOKENS) {
+    throws(() => parseProvisioningToken(text), reason, what);
+  }
+});
+
+Deno.test("a file that is not one JWT line is refused with exit 2, naming the file and the reason", async () => {
+  for (const [what, text, reason] of BAD_TOKENS.slice(2, 5)) {
+    const { file, done } = await tempFile(text);
+    try {
+      const { code, out, err } = await runBuild("--dry-run", "--provisioning-token", file);
+      equal(code, 2, what);
+      equal(out, "", what);
+      ok(err.includes(`--provisioning-token ${file} does not hold one JWT line`), err);
+      ok(reason.test(err), `${what}: ${err}`);
+      ok(!err.includes(TOKEN.split(".")[1]!), "the token's content is never printed");
+    } finally {
+      await done();
+    }
+  }
+});
+
+Deno.test("a missing --provisioning-token file is refused with exit 2", async () => {
+  const { code, out, err } = await runBuild(
+    "--dry-run",
+    "--provisioning-token",
+    "/nonexistent/scout-token.jwt",
+  );
+  equal(code, 2);
+  equal(out, "");
+  ok(err.includes("cannot read provisioning token /nonexistent/scout-token.jwt"), err);
+});
+
+Deno.test("stageProvisioningToken writes the token 0600, replacing an earlier file", async () => {
+  const root = await Deno.makeTempDir({ prefix: "scout-build-stage-" });
+  try {
+    const path = `${root}/${PROVISIONING_TOKEN_PATH}`;
+    await Deno.mkdir(`${root}/dist`);
+    await Deno.writeTextFile(path, "old.token.x\n", { mode: 0o644 });
+    const msg = await stageProvisioningToken(TOKEN, root);
+    ok(msg?.includes("mode 0600"), msg ?? "");
+    equal(await Deno.readTextFile(path), `${TOKEN}\n`);
+    equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("stageProvisioningToken creates dist/ when it is missing", async () => {
+  const root = await Deno.makeTempDir({ prefix: "scout-build-stage-" });
+  try {
+    await stageProvisioningToken(TOKEN, root);
+    equal((await Deno.stat(`${root}/${PROVISIONING_TOKEN_PATH}`)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("without a token a stale dist/provisioning.jwt is removed, and the build says so", async () => {
+  const root = await Deno.makeTempDir({ prefix: "scout-build-stage-" });
+  try {
+    const path = `${root}/${PROVISIONING_TOKEN_PATH}`;
+    await Deno.mkdir(`${root}/dist`);
+    await Deno.writeTextFile(path, `${TOKEN}\n`);
+    const msg = await stageProvisioningToken(undefined, root);
+    ok(msg?.includes(`removed stale ${PROVISIONING_TOKEN_PATH}`), msg ?? "");
+    equal(await exists(path), false);
+    equal(await stageProvisioningToken(undefined, root), null, "nothing to do the second time");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the agent reads the embedded token from the path build.ts includes", async () => {
+  const agentUrl = new URL("../src/cli/agent.ts", import.meta.url);
+  const source = await Deno.readTextFile(agentUrl);
+  const m = source.match(/new URL\("([^"]+provisioning\.jwt)", import\.meta\.url\)/);
+  ok(m, "src/cli/agent.ts no longer reads the embedded token via new URL(..., import.meta.url)");
+  equal(
+    decodeURIComponent(new URL(m[1]!, agentUrl).pathname),
+    `${ROOT}/${PROVISIONING_TOKEN_PATH}`,
+  );
+});
+
+// --- the permission sets -------------------------------------------------------------------
+
+for (const setName of [PERMISSION_SET, HUB_PERMISSION_SET]) {
+  Deno.test(`the ${setName} permission set never grants all (no \`all\`, no -A / --allow-all)`, async () => {
+    const set = await readPermissionSet(setName);
+    ok(typeof set === "object" && set !== null);
+    ok(!Object.hasOwn(set, "all"), `deno.json ${setName} set must not contain \`all\``);
+    const flags = permissionFlags(set);
+    ok(!flags.includes("--allow-all") && !flags.includes("-A"), flags.join(" "));
+  });
+}
+
+Deno.test("no printed command grants all", async () => {
   const { out } = await runBuild("--dry-run");
   for (const line of commandLines(out)) {
     const words = shellSplit(line);
@@ -179,8 +460,14 @@ Deno.test("the agent permission set never grants all (no `all`, no -A / --allow-
   }
 });
 
-Deno.test("the explicit agent flags grant exactly what deno run -P=agent grants", async () => {
-  const set = await readPermissionSet(PERMISSION_SET) as Record<string, unknown>;
+for (const setName of [PERMISSION_SET, HUB_PERMISSION_SET]) {
+  Deno.test(`the explicit ${setName} flags grant exactly what deno run -P=${setName} grants`, async () => {
+    await probeSameGrants(setName);
+  });
+}
+
+async function probeSameGrants(setName: string): Promise<void> {
+  const set = await readPermissionSet(setName) as Record<string, unknown>;
   const env = set["env"];
   const listed = Array.isArray(env)
     ? env
@@ -233,12 +520,12 @@ Deno.test("the explicit agent flags grant exactly what deno run -P=agent grants"
       return JSON.parse(new TextDecoder().decode(res.stdout));
     };
     const explicit = await run(["--no-config", ...permissionFlags(set)]);
-    const named = await run(["--config", `${ROOT}/deno.json`, `-P=${PERMISSION_SET}`]);
+    const named = await run(["--config", `${ROOT}/deno.json`, `-P=${setName}`]);
     deepEqual(explicit, named);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
 // --- permissionFlags forms ---------------------------------------------------------------
 
@@ -422,4 +709,11 @@ Deno.test("deno.json's start and scout tasks run the agent with the binary's V8 
   for (const task of ["start", "scout"]) {
     ok(String(config.tasks[task]).includes(`-P=agent ${V8_FLAGS} main.ts`), task);
   }
+});
+
+Deno.test("deno.json's scout-hub task runs the hub set without V8 flags, like the binary", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const task = String(config.tasks["scout-hub"]);
+  ok(task.includes(`-P=${HUB_PERMISSION_SET} main.ts`), task);
+  ok(!task.includes("--v8-flags"), task);
 });

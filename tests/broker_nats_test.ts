@@ -11,6 +11,7 @@ import type { NatsConnection, Status } from "@nats-io/nats-core";
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { deepEqual, ok, rejects } from "node:assert/strict";
 import { type BrokerConfigInput, nodeInboxPrefix, renderBrokerConfig } from "../src/broker/mod.ts";
+import { runBroker } from "../src/cli/broker.ts";
 import { freePort, makePki, type Pki, SKIP_NATS } from "./_nats.ts";
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
@@ -348,6 +349,89 @@ Deno.test({
         server.kill("SIGTERM");
       } catch { /* gone */ }
       await server.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "scout broker run reloads nats-server when the fleet file changes: a denied node is cut off",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-broker-run-" });
+    const pki = await makePki(`${dir}/pki`);
+    const ids = await identityCa();
+    const caBundle = `${dir}/client-ca.pem`;
+    await Deno.writeTextFile(caBundle, `${pki.ca.trim()}\n${ids.pem.trim()}\n`);
+    const port = freePort();
+    const fleetFile = `${dir}/fleet.json`;
+    await Deno.writeTextFile(
+      fleetFile,
+      JSON.stringify({
+        nodes: [{ identity: "n1.example", groups: [] }],
+        hubs: ["hub.example"],
+        operators: [],
+        denied: [],
+      }),
+    );
+    const stop = new AbortController();
+    const log: string[] = [];
+    const running = runBroker(
+      [
+        "run",
+        "--out",
+        `${dir}/nats.conf`,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--tls-cert",
+        pki.server.certFile,
+        "--tls-key",
+        pki.server.keyFile,
+        "--tls-ca",
+        caBundle,
+        "--store-dir",
+        `${dir}/js`,
+        "--fleet",
+        fleetFile,
+      ],
+      { out: (t) => void log.push(t), err: (t) => void log.push(t), env: () => undefined },
+      {
+        signal: stop.signal,
+        fleetPollMs: 100,
+      },
+    );
+    let nc: NatsConnection | null = null;
+    try {
+      await waitAccepting(port, 10_000);
+      const c = await ids.issue("n1.example");
+      const open = () =>
+        connect({
+          servers: `tls://127.0.0.1:${port}`,
+          tls: { ca: pki.ca, cert: c.cert, key: c.key },
+          timeout: 5000,
+          reconnect: false,
+          inboxPrefix: nodeInboxPrefix("n1.example"),
+        });
+      nc = await open();
+      const r = recorder(nc);
+      // What the hub does after `scout-hub hub deny n1.example`: rewrite the fleet file.
+      await Deno.writeTextFile(
+        `${fleetFile}.tmp`,
+        JSON.stringify({ nodes: [], hubs: ["hub.example"], operators: [], denied: ["n1.example"] }),
+      );
+      await Deno.rename(`${fleetFile}.tmp`, fleetFile);
+      await r.waitFor((s) => s.type === "disconnect", "n1 disconnect", 8000).catch((e) => {
+        throw new Error(`${e.message}\n${log.join("")}`);
+      });
+      await rejects(() => open(), /Authorization Violation/);
+      ok(log.join("").includes("changed: configuration rewritten"), log.join(""));
+    } finally {
+      await nc?.close().catch(() => {});
+      stop.abort();
+      await running;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },

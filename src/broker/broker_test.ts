@@ -48,7 +48,7 @@ Deno.test("broker config has a verify_and_map TLS listener, JetStream and a loop
 Deno.test("broker config has one user per allowed identity and none for denied ones", () => {
   const text = renderBrokerConfig(base);
   const users = [...text.matchAll(/user: "([^"]+)"/g)].map((m) => m[1]);
-  deepEqual(users, ["hub.example", "op.example", "n1.example", "n2"]);
+  deepEqual(users, ["hub.example", "op.example", "n1.example", "n2", "_scout_no_one_"]);
   ok(!users.includes("bad.example"));
 });
 
@@ -101,4 +101,11 @@ Deno.test("broker config quotes paths so quotes and backslashes stay inside the 
     code(() => renderBrokerConfig({ ...base, tls: { ...base.tls, caFile: "/a\nb" } })),
     "CONFIG_INVALID",
   );
+});
+
+Deno.test("a fleet with no one in it still has a user list nobody maps to (nats-server lets everyone in otherwise)", () => {
+  const text = renderBrokerConfig({ ...base, nodes: [], hubs: [], operators: [], denied: [] });
+  const users = [...text.matchAll(/user: "([^"]+)"/g)].map((m) => m[1]);
+  deepEqual(users, ["_scout_no_one_"]);
+  ok(/deny: \[">"\] \}, subscribe: \{ deny: \[">"\]/.test(text));
 });

@@ -236,6 +236,9 @@ function list(items: readonly string[]): string {
   return `[${items.map(quote).join(", ")}]`;
 }
 
+/** A user that no certificate maps to: identities (SAN names) never contain "_". */
+const NO_ONE = "_scout_no_one_";
+
 function userEntry(name: string, p: Permissions): string[] {
   const lines = [
     `    {`,
@@ -283,6 +286,14 @@ export function renderBrokerConfig(input: BrokerConfigInput): string {
     ...o.operators.map((op) => userEntry(op, operatorPermissions())),
     ...o.nodes.map((n) => userEntry(n.identity, nodePermissions(n.identity, n.groups))),
   ];
+  // nats-server 2.9 with an empty user list lets every certificate from the CA in. A user no
+  // certificate can map to (identities never contain "_") keeps the list from ever being empty.
+  users.push([
+    `    {`,
+    `      user: ${quote(NO_ONE)}`,
+    `      permissions: { publish: { deny: [">"] }, subscribe: { deny: [">"] } }`,
+    `    }`,
+  ]);
   if (o.denied.length > 0) out.push(`# denied (no user, refused): ${o.denied.join(", ")}`);
   out.push("authorization {", "  users = [");
   for (const u of users) out.push(...u);

@@ -6,7 +6,8 @@ import {
   renderBrokerConfig,
 } from "../broker/mod.ts";
 import { formatError, ScoutError } from "../errors.ts";
-import { createDenoFs } from "../runtime/mod.ts";
+import { fileVersion, pollFile } from "../hub/mod.ts";
+import { createDenoFs, type Logger } from "../runtime/mod.ts";
 import { type CliIo, type Command, parseFlags } from "./_common.ts";
 
 const HELP = `scout broker: the managed nats-server (2.9) configuration for a Scout fleet
@@ -19,8 +20,12 @@ Usage:
 
 config  writes the configuration to --out atomically (mode 0600).
 run     writes it and supervises \`nats-server -c FILE\`: restarts it with backoff when it
-        dies; SIGHUP re-reads --fleet, rewrites the config and reloads nats-server; SIGTERM
-        or SIGINT stop it cleanly.
+        dies; when the --fleet file changes on disk (checked every second, e.g. rewritten by
+        \`scout-hub hub\` after an enrolment or a deny) and on SIGHUP it re-reads --fleet,
+        rewrites the config and reloads nats-server; it waits for a --fleet file that does not
+        exist yet (the hub writes it before it connects); an invalid one keeps the running
+        config (logged);
+        SIGTERM or SIGINT stop it cleanly.
 
 Clients authenticate with mutual TLS: nats-server's verify_and_map maps the client
 certificate's SAN DNS name (= the identity) to a user; identities without a user (denied or
@@ -32,7 +37,8 @@ unknown) are refused. Nodes must connect with the inbox prefix _INBOX_<token>.
       groups: [web]           # KV keys group.<name> the node may read
   hubs: [hub.example]         # full access
   operators: [op.example]     # API requests, read events, put checks
-  denied: [old.example]       # no user: refused`;
+  denied: [old.example]       # no user: refused
+The hub writes this file as <state-dir>/fleet.json (JSON): give it to --fleet.`;
 
 const FLAGS = {
   out: { type: "string" },
@@ -259,35 +265,97 @@ export function superviseNatsServer(opts: SuperviseOptions): Supervisor {
   };
 }
 
-async function runCommand(values: Values, io: CliIo): Promise<number> {
+/** Options of runBroker. */
+export interface RunBrokerOptions {
+  /** Stops nats-server and the supervision when aborted (the command: SIGINT, SIGTERM). */
+  signal: AbortSignal;
+  /** How often the --fleet file's mtime is looked at, ms. @default 1000 */
+  fleetPollMs?: number;
+  /** Called with the supervisor once it runs. @default none */
+  onStarted?(sup: Supervisor): void;
+}
+
+/**
+ * `scout broker run` with its flags: writes the configuration and supervises nats-server until
+ * `signal` aborts. The configuration is rewritten and nats-server reloaded on SIGHUP and
+ * whenever the --fleet file changes on disk (its mtime, size or inode, polled), so a hub's
+ * enrolment or deny reaches nats-server within seconds. When the --fleet file does not exist
+ * yet it waits for it (an empty fleet would let any certificate of the CA in); an invalid one
+ * keeps the running configuration.
+ */
+export async function runBroker(
+  args: string[],
+  io: CliIo,
+  opts: RunBrokerOptions,
+): Promise<number> {
+  const { values } = parseFlags(args, FLAGS, "broker");
   const program = values["nats-server"] ?? "nats-server";
   const version = await checkNatsServer(program);
-  const file = await writeConfig(values);
+  const fleetFile = values.fleet;
+  if (fleetFile !== undefined && (await fileVersion(fleetFile)) === "") {
+    // Not an empty fleet meanwhile: nats-server with no users lets any certificate of the CA in.
+    io.err(`scout broker: waiting for ${fleetFile} (e.g. written by \`scout-hub hub\`)\n`);
+    while ((await fileVersion(fleetFile)) === "") {
+      if (opts.signal.aborted) return 0;
+      await new Promise((r) => setTimeout(r, opts.fleetPollMs ?? 1000));
+    }
+  }
+  const write = () => writeConfig(values);
+  const file = await write();
   io.err(`scout broker: wrote ${file}; running ${program} (${version})\n`);
   const sup = superviseNatsServer({
     configFile: file,
     program,
     log: (line) => io.err(`scout broker: ${line}\n`),
   });
-  const onHup = () => {
-    writeConfig(values).then(
-      () => sup.reload(),
-      (e) => io.err(`scout broker: config not reloaded: ${formatError(e)}\n`),
-    );
+  const reload = async (why: string) => {
+    try {
+      await write();
+      io.err(`scout broker: ${why}: configuration rewritten\n`);
+      sup.reload();
+    } catch (e) {
+      io.err(`scout broker: config not reloaded: ${formatError(e)}\n`);
+    }
   };
-  const onStop = () => void sup.stop();
+  const onHup = () => void reload("SIGHUP");
+  const logger: Logger = {
+    debug() {},
+    info: (m) => io.err(`scout broker: ${m}\n`),
+    warn: (m, f) => io.err(`scout broker: ${m} ${JSON.stringify(f ?? {})}\n`),
+    error: (m, f) => io.err(`scout broker: ${m} ${JSON.stringify(f ?? {})}\n`),
+  };
+  const poll = fleetFile === undefined ? null : pollFile(
+    fleetFile,
+    () => reload(`${fleetFile} changed`),
+    { logger, ...(opts.fleetPollMs === undefined ? {} : { intervalMs: opts.fleetPollMs }) },
+  );
+  const onAbort = () => void sup.stop();
+  opts.signal.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal.aborted) onAbort();
   Deno.addSignalListener("SIGHUP", onHup);
-  Deno.addSignalListener("SIGTERM", onStop);
-  Deno.addSignalListener("SIGINT", onStop);
+  opts.onStarted?.(sup);
   try {
     await sup.done;
   } finally {
+    opts.signal.removeEventListener("abort", onAbort);
     Deno.removeSignalListener("SIGHUP", onHup);
-    Deno.removeSignalListener("SIGTERM", onStop);
-    Deno.removeSignalListener("SIGINT", onStop);
+    await poll?.stop();
   }
   io.err("scout broker: stopped\n");
   return 0;
+}
+
+async function runCommand(args: string[], io: CliIo): Promise<number> {
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  Deno.addSignalListener("SIGTERM", onStop);
+  Deno.addSignalListener("SIGINT", onStop);
+  try {
+    return await runBroker(args, io, { signal: stop.signal });
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onStop);
+    Deno.removeSignalListener("SIGINT", onStop);
+  }
 }
 
 /** `scout broker`: writes the managed nats-server configuration, or runs nats-server with it. */
@@ -308,7 +376,7 @@ export const brokerCommand: Command = {
         return 0;
       }
       case "run":
-        return await runCommand(values, io);
+        return await runCommand(args, io);
       default:
         throw new ScoutError(
           "USAGE",

@@ -1,6 +1,6 @@
 import { equal, match, ok, rejects } from "node:assert/strict";
 import { ScoutError } from "../errors.ts";
-import { brokerCommand, checkNatsServer, superviseNatsServer } from "./broker.ts";
+import { brokerCommand, checkNatsServer, runBroker, superviseNatsServer } from "./broker.ts";
 import type { CliIo } from "./_common.ts";
 
 function io(): CliIo & { text: string[] } {
@@ -125,4 +125,70 @@ Deno.test({
     }
     equal(sup.pid(), null);
   },
+});
+
+Deno.test("scout broker run rewrites the config and reloads when the fleet file changes on disk", async () => {
+  const dir = await Deno.makeTempDir();
+  // A stand-in for nats-server: answers --version, records each SIGHUP (a reload).
+  const fake = `${dir}/fake-nats-server`;
+  await Deno.writeTextFile(
+    fake,
+    `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "nats-server: v0.0.0-fake"; exit 0; fi\n` +
+      `trap 'echo hup >> "${dir}/hups"' HUP\ntrap 'exit 0' TERM\n` +
+      `while true; do sleep 0.05; done\n`,
+    { mode: 0o755 },
+  );
+  const stop = new AbortController();
+  const out = io();
+  const started = Promise.withResolvers<void>();
+  // The fleet file does not exist yet: nats-server waits for it (an empty fleet lets any
+  // certificate of the CA in).
+  const running = runBroker(
+    ["run", ...flags(dir, ["--fleet", `${dir}/fleet.json`, "--nats-server", fake])],
+    out,
+    { signal: stop.signal, fleetPollMs: 50, onStarted: () => started.resolve() },
+  );
+  const hups = async () =>
+    (await Deno.readTextFile(`${dir}/hups`).catch(() => "")).split("\n").filter(Boolean).length;
+  const until = async (what: string, cond: () => Promise<boolean>) => {
+    const end = Date.now() + 5000;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`timed out: ${what}; log: ${out.text.join("")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    equal(await Deno.stat(`${dir}/nats.conf`).catch(() => null), null, "not started yet");
+    await Deno.writeTextFile(`${dir}/fleet.json`, '{"hubs": ["hub.example"]}');
+    await started.promise;
+    ok(!(await Deno.readTextFile(`${dir}/nats.conf`)).includes('user: "n1.example"'));
+    await new Promise((r) => setTimeout(r, 200)); // the fake has set its traps
+    await Deno.writeTextFile(
+      `${dir}/fleet.json`,
+      '{"hubs": ["hub.example"], "nodes": [{"identity": "n1.example"}]}',
+    );
+    await until(
+      "config with n1",
+      async () => (await Deno.readTextFile(`${dir}/nats.conf`)).includes('user: "n1.example"'),
+    );
+    await until("a reload", async () => (await hups()) >= 1);
+    // An invalid fleet file keeps the running configuration.
+    await Deno.writeTextFile(`${dir}/fleet.json`, '{"nodes": [{"identity": "bad_name"}]}');
+    await until(
+      "the refusal logged",
+      () => Promise.resolve(out.text.join("").includes("config not reloaded")),
+    );
+    ok((await Deno.readTextFile(`${dir}/nats.conf`)).includes('user: "n1.example"'));
+    await Deno.writeTextFile(`${dir}/fleet.json`, '{"denied": ["n1.example"]}');
+    await until(
+      "config without n1",
+      async () => !(await Deno.readTextFile(`${dir}/nats.conf`)).includes('user: "n1.example"'),
+    );
+    await until("a second reload", async () => (await hups()) >= 2);
+  } finally {
+    stop.abort();
+    equal(await running, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

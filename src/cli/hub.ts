@@ -1,7 +1,43 @@
-import { parseDuration } from "../config/mod.ts";
+import { IDENTITY_PATTERN, parseDuration } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
-import { type GatewayHandle, parseGatewayRules, startGateway, startHub } from "../hub/mod.ts";
-import { createConsoleLogger, type LogLevel } from "../runtime/mod.ts";
+import {
+  applyDenied,
+  checkListen,
+  createFleetFileWriter,
+  createProvisioner,
+  DENIED_FILE,
+  type EnrolListener,
+  type FilePoll,
+  fileVersion,
+  FLEET_FILE,
+  type GatewayHandle,
+  type HubHandle,
+  parseDeniedFile,
+  parseGatewayRules,
+  parseListen,
+  pollFile,
+  type Provisioner,
+  renderDeniedFile,
+  serveProvisioner,
+  startGateway,
+  startHub,
+} from "../hub/mod.ts";
+import {
+  certInfo,
+  fileCaSigner,
+  generateKeyAndCsr,
+  programSigner,
+  type Signer,
+} from "../pki/mod.ts";
+import {
+  createConsoleLogger,
+  createDenoFs,
+  createDenoStdinRunner,
+  ensureDir,
+  type Logger,
+  type LogLevel,
+  systemClock,
+} from "../runtime/mod.ts";
 import { type Broker, type BrokerOptions, connectBroker } from "../transport/mod.ts";
 import {
   BROKER_FLAGS,
@@ -13,24 +49,56 @@ import {
   parseFlags,
 } from "./_common.ts";
 
-const HELP = `scout hub: run the hub's central services (fleet view, event archive)
+const HELP = `scout hub: run the hub's central services (provisioner, fleet view, event archive)
 
 Usage: scout-hub hub --broker URL --tls-ca FILE (--tls-cert FILE --tls-key FILE | --creds FILE)
                      [flags]
+       scout-hub hub deny IDENTITY [--state-dir DIR] [--json]
+       scout-hub hub allow IDENTITY [--state-dir DIR] [--json]
 
-Flags (each has a SCOUT_* environment twin, e.g. SCOUT_LISTEN):
+Flags (a SCOUT_* environment twin where named, e.g. SCOUT_LISTEN):
   --broker URL            the fleet's NATS broker (repeatable); TLS always
   --tls-ca FILE           CA that verifies the broker
-  --tls-cert FILE         client certificate (mutual TLS)
+  --tls-cert FILE         client certificate (mutual TLS); its CN is the hub's identity
   --tls-key FILE          client key
   --creds FILE            NATS creds (JWT + nkey) for operator-mode brokers, with --tls-ca
   --listen ADDR           HTTP JSON API (default 127.0.0.1:8080); loopback only for now
   --retention DURATION    how long the SCOUT_EVENTS stream keeps events (default 30d)
   --stale-after DURATION  a node silent for longer is flagged stale (default 10m)
-  --state-dir DIR         state directory; the view snapshot goes to DIR/hub (default /var/lib/scout)
+  --state-dir DIR         state directory; the view snapshot goes to DIR/hub, the provisioner's
+                          state to DIR/provisioner, the broker's fleet file to DIR/fleet.json
+                          (default /var/lib/scout)
   --log-level LEVEL       debug, info, warn or error (default info)
   --gateway FILE          event gateway rules (YAML or JSON): POST matching events to HTTP
                           endpoints as CloudEvents (no environment twin)
+
+Enrolment (the provisioner, HTTPS; agents verify it with the CA their token pins):
+  --enrol-listen ADDR     HTTPS enrolment address (default :8443, every interface: enrolling
+                          devices are elsewhere); "off" disables enrolment. When none of
+                          --enrol-listen, --ca-dir, --signer is given and the default CA
+                          folder has no ca.pem, enrolment is off (with a warning)
+  --ca-dir DIR            the fleet CA folder: ca.pem and, for the built-in signer, ca.key
+                          (default <state-dir>/ca; make it with \`scout-hub ca init --dir DIR\`)
+  --signer PROGRAM        absolute path of an external signer program (JSON on stdin and stdout,
+                          see docs); default: the file CA in --ca-dir. It runs with an empty
+                          environment plus SCOUT_CA_DIR
+  --advertise-broker URL  broker URL handed to enrolled nodes (repeatable; default the --broker
+                          URLs; no environment twin)
+  --enrol-name NAME       DNS name or IP address in the enrolment listener's certificate
+                          (repeatable; default the host name, localhost and 127.0.0.1; no twin)
+  --cert-days N           lifetime of issued certificates in days (default 30; no twin)
+  --operator NAME         operator identity written to the fleet file (repeatable; no twin)
+
+At start the hub issues its enrolment listener's server certificate from the fleet CA (through
+--signer when given; a fresh key each start, kept in memory, re-issued after 2/3 of its life).
+Whenever an identity enrols or is denied or allowed, the hub rewrites DIR/fleet.json
+atomically (nodes: enrolled identities; hubs: the hub's identity; operators; denied), the file
+\`scout-hub broker run --fleet DIR/fleet.json\` watches.
+
+deny, allow  edit the deny list DIR/provisioner/denied.json (written only by these commands).
+             A running hub applies it within a second: a denied identity can no longer enrol or
+             renew, and it leaves the fleet file, so the broker refuses it. Without a running hub
+             it applies at the next start.
 
 HTTP API: GET /api/v1/nodes, GET /api/v1/checks?status=CRITICAL,WARNING&node=N&check=C&
 annotation=key=value&stale=true, GET /healthz.`;
@@ -46,108 +114,520 @@ function duration(flag: string, text: string): number {
   }
 }
 
-/** `scout-hub hub`: runs the hub until SIGINT or SIGTERM. */
-export const hubCommand: Command = {
-  name: "hub",
-  summary: "run the hub: fleet state view, event archive and HTTP API",
-  help: HELP,
-  async run(args: string[], io: CliIo) {
-    const { values } = parseFlags(args, {
-      ...BROKER_FLAGS,
-      listen: { type: "string" },
-      retention: { type: "string" },
-      "stale-after": { type: "string" },
-      "state-dir": { type: "string" },
-      "log-level": { type: "string" },
-      gateway: { type: "string" },
-    }, "hub");
-    const broker = await brokerFlags(values, io);
-    if (broker === null) {
-      throw new ScoutError("USAGE", "scout hub needs a broker: no --broker given", {
-        hint: "give --broker tls://host:4222 with --tls-ca and --tls-cert/--tls-key",
+const FLAGS = {
+  ...BROKER_FLAGS,
+  listen: { type: "string" },
+  retention: { type: "string" },
+  "stale-after": { type: "string" },
+  "state-dir": { type: "string" },
+  "log-level": { type: "string" },
+  gateway: { type: "string" },
+  "enrol-listen": { type: "string" },
+  "ca-dir": { type: "string" },
+  signer: { type: "string" },
+  "advertise-broker": { type: "string", multiple: true },
+  "enrol-name": { type: "string", multiple: true },
+  "cert-days": { type: "string" },
+  operator: { type: "string", multiple: true },
+  json: { type: "boolean" },
+} as const;
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** Options of startEnrolment. */
+export interface EnrolmentOptions {
+  /** The state directory: provisioner state in `provisioner/`, the fleet file `fleet.json`. */
+  stateDir: string;
+  /** The fleet CA folder (ca.pem; ca.key for the built-in signer). */
+  caDir: string;
+  /** Absolute path of an external signer program, or null for the file CA in caDir. */
+  signerProgram: string | null;
+  /** Where the HTTPS listener binds ("" or 0.0.0.0: every interface; port 0: a free one). */
+  listen: { hostname: string; port: number };
+  /** DNS names and IP addresses of the listener's certificate. */
+  names: string[];
+  /** The hub's identity: the fleet file's hub, and the listener certificate's CN. */
+  hubIdentity: string;
+  /** Whether the hub's identity is a fleet hub user (false with creds-only brokers). */
+  hubInFleet: boolean;
+  /** Operator identities for the fleet file. */
+  operators: string[];
+  /** Broker URLs handed to enrolled nodes. */
+  advertiseBrokers: string[];
+  /** Lifetime of issued certificates, days. */
+  certDays: number;
+  /** Where decisions and changes are logged. */
+  logger: Logger;
+  /** How often the deny list file is looked at, ms. @default 1000 */
+  pollMs?: number;
+}
+
+/** The running provisioner with its HTTPS listener, fleet file and deny-list watcher. */
+export interface EnrolmentHandle {
+  /** `https://HOST:PORT/` of the listener (HOST as an agent on this machine would reach it). */
+  url: string;
+  /** The listener's port. */
+  port: number;
+  /** The provisioner (its state, deny list). */
+  provisioner: Provisioner;
+  /** Path of the fleet file the hub writes. */
+  fleetFile: string;
+  /** Stops the watcher and the listener. */
+  stop(): Promise<void>;
+}
+
+async function readCaFile(caDir: string, name: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(`${caDir}/${name}`);
+  } catch (e) {
+    throw new ScoutError(
+      "USAGE",
+      `Cannot read the fleet CA's ${name} in ${caDir}: ${(e as Error).message}`,
+      {
+        hint: `make the CA with \`scout-hub ca init --dir ${caDir}\`, or give --ca-dir; ` +
+          "with an external --signer only ca.pem is needed",
+        context: { caDir },
+      },
+    );
+  }
+}
+
+function hostName(): string | null {
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+      return null;
+    }
+    const h = Deno.hostname();
+    return IDENTITY_PATTERN.test(h) ? h : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The default names of the enrolment certificate: the host name, localhost and 127.0.0.1. */
+export function defaultEnrolNames(): string[] {
+  return [...new Set([hostName(), "localhost", "127.0.0.1"].filter((n) => n !== null))];
+}
+
+async function issueServerCert(
+  signer: Signer,
+  opts: { identity: string; names: string[]; days: number },
+): Promise<{ certPem: string; keyPem: string; notAfterMs: number; notBeforeMs: number }> {
+  const ipAddresses = opts.names.filter((n) => IPV4.test(n) || n.includes(":"));
+  const dnsNames = opts.names.filter((n) => !ipAddresses.includes(n));
+  const { keyPem, csrPem } = await generateKeyAndCsr(opts.identity);
+  const now = new Date(systemClock.now());
+  const signed = await signer.sign({
+    csrPem,
+    identity: opts.identity,
+    usage: "server",
+    dnsNames: dnsNames.length > 0 ? dnsNames : [opts.identity],
+    ipAddresses,
+    days: opts.days,
+    now,
+  });
+  const info = await certInfo(signed.certPem);
+  return {
+    certPem: signed.certPem.trimEnd() + "\n" + signed.chainPem,
+    keyPem,
+    notAfterMs: info.notAfter.getTime(),
+    notBeforeMs: now.getTime(),
+  };
+}
+
+/**
+ * Starts the provisioner the way `scout-hub hub` does: the signer (file CA or program), the
+ * state in `<state-dir>/provisioner`, the fleet file rewritten on every change, the deny list
+ * file applied at start and whenever it changes, and the HTTPS listener with a server
+ * certificate issued now from the fleet CA (re-issued, with a short restart of the listener,
+ * after 2/3 of its lifetime).
+ */
+export async function startEnrolment(opts: EnrolmentOptions): Promise<EnrolmentHandle> {
+  const { logger } = opts;
+  const caCertPem = await readCaFile(opts.caDir, "ca.pem");
+  let signer: Signer;
+  if (opts.signerProgram !== null) {
+    if (!opts.signerProgram.startsWith("/")) {
+      throw new ScoutError("USAGE", `--signer "${opts.signerProgram}" is not an absolute path`, {
+        hint: "give the signer program's absolute path, e.g. /usr/local/bin/scout-signer",
       });
     }
-    const listen = flagOrEnv(values.listen, io, "SCOUT_LISTEN", "127.0.0.1:8080");
-    const retentionMs = duration(
-      "--retention",
-      flagOrEnv(values.retention, io, "SCOUT_RETENTION", "30d"),
-    );
-    const staleAfterMs = duration(
-      "--stale-after",
-      flagOrEnv(values["stale-after"], io, "SCOUT_STALE_AFTER", "10m"),
-    );
-    const gatewayFile = values.gateway;
-    let rules = null;
-    if (gatewayFile !== undefined) {
-      let text: string;
+    signer = programSigner({
+      program: opts.signerProgram,
+      env: { SCOUT_CA_DIR: opts.caDir },
+      runner: createDenoStdinRunner(),
+    });
+  } else {
+    signer = fileCaSigner({ certPem: caCertPem, keyPem: await readCaFile(opts.caDir, "ca.key") });
+  }
+  const provDir = `${opts.stateDir}/provisioner`;
+  await ensureDir(provDir);
+  const fs = createDenoFs({ writeRoots: [opts.stateDir] });
+  const fleetFile = `${opts.stateDir}/${FLEET_FILE}`;
+  const writeFleet = createFleetFileWriter({
+    path: fleetFile,
+    roles: { hubs: opts.hubInFleet ? [opts.hubIdentity] : [], operators: opts.operators },
+    fs,
+    logger,
+  });
+  const provisioner = await createProvisioner({
+    caCertPem,
+    signer,
+    certDays: opts.certDays,
+    nodeConfig: () => ({ brokers: [...opts.advertiseBrokers], groups: [] }),
+    stateDir: provDir,
+    fs,
+    clock: systemClock,
+    logger,
+    onChange: writeFleet,
+  });
+  const deniedFile = `${provDir}/${DENIED_FILE}`;
+  const applyDeniedFile = async () => {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(deniedFile);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    const changed = await applyDenied(provisioner, parseDeniedFile(text, deniedFile));
+    if (changed.denied.length > 0 || changed.allowed.length > 0) {
+      logger.info("deny list applied", { file: deniedFile, ...changed });
+    }
+  };
+  await applyDeniedFile();
+  await writeFleet(provisioner.state());
+  const poll: FilePoll = pollFile(deniedFile, applyDeniedFile, {
+    logger,
+    ...(opts.pollMs === undefined ? {} : { intervalMs: opts.pollMs }),
+  });
+
+  const hostname = opts.listen.hostname === "" ? "0.0.0.0" : opts.listen.hostname;
+  let listener: EnrolListener | null = null;
+  let renewAt = 0;
+  const serve = async (port: number) => {
+    const tls = await issueServerCert(signer, {
+      identity: opts.hubIdentity,
+      names: opts.names,
+      days: opts.certDays,
+    });
+    renewAt = tls.notBeforeMs + (tls.notAfterMs - tls.notBeforeMs) * 2 / 3;
+    listener = serveProvisioner(provisioner, {
+      hostname,
+      port,
+      certPem: tls.certPem,
+      keyPem: tls.keyPem,
+    });
+  };
+  try {
+    await serve(opts.listen.port);
+  } catch (e) {
+    await poll.stop();
+    throw e;
+  }
+  const port = (listener as EnrolListener | null)!.port;
+  let renewing: Promise<void> = Promise.resolve();
+  const renewTimer = setInterval(() => {
+    if (systemClock.now() < renewAt) return;
+    renewAt = Infinity;
+    renewing = (async () => {
       try {
-        text = await Deno.readTextFile(gatewayFile);
+        const old = listener;
+        listener = null;
+        await old?.stop();
+        await serve(port);
+        logger.info("enrolment certificate re-issued", { port });
       } catch (e) {
-        throw new ScoutError(
-          "USAGE",
-          `Cannot read --gateway "${gatewayFile}": ${(e as Error).message}`,
-          {
-            hint: "give --gateway a readable rules file",
-          },
+        logger.error("cannot re-issue the enrolment certificate; retrying in an hour", {
+          error: String(e),
+        });
+        renewAt = systemClock.now() + 3_600_000;
+      }
+    })();
+  }, 60_000);
+  const shown = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
+  const url = `https://${shown.includes(":") ? `[${shown}]` : shown}:${port}/`;
+  logger.info("enrolment listening", { url, listen: `${hostname}:${port}`, fleetFile });
+  return {
+    url,
+    port,
+    provisioner,
+    fleetFile,
+    async stop() {
+      clearInterval(renewTimer);
+      await renewing;
+      await poll.stop();
+      await (listener as EnrolListener | null)?.stop();
+    },
+  };
+}
+
+/** Adds or removes an identity in `<state-dir>/provisioner/denied.json`; returns the new list. */
+export async function editDenyList(
+  stateDir: string,
+  identity: string,
+  denied: boolean,
+): Promise<string[]> {
+  if (!IDENTITY_PATTERN.test(identity)) {
+    throw new ScoutError("IDENTITY_INVALID", `"${identity}" is not a valid identity`, {
+      hint: 'an identity is like a host name: letters, digits, "." and "-"',
+    });
+  }
+  const dir = `${stateDir}/provisioner`;
+  const file = `${dir}/${DENIED_FILE}`;
+  let list: string[];
+  try {
+    list = parseDeniedFile(await Deno.readTextFile(file), file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // First edit: start from the deny list the provisioner already keeps.
+    list = [];
+    try {
+      const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)) as {
+        denied?: unknown;
+      };
+      if (Array.isArray(state.denied)) {
+        list = state.denied.filter((d): d is string =>
+          typeof d === "string" && IDENTITY_PATTERN.test(d)
         );
       }
-      rules = parseGatewayRules(text, gatewayFile);
+    } catch { /* no state yet */ }
+  }
+  const set = new Set(list);
+  if (denied) set.add(identity);
+  else set.delete(identity);
+  await ensureDir(dir);
+  await createDenoFs({ writeRoots: [dir] }).writeAtomic(file, renderDeniedFile([...set]));
+  return [...set].sort();
+}
+
+/** What the hub reports once it runs (tests use it to find the ports). */
+export interface HubReady {
+  /** Base URL of the HTTP API. */
+  apiUrl: string;
+  /** The enrolment URL, or null with `--enrol-listen off`. */
+  enrolUrl: string | null;
+  /** The fleet file, or null with `--enrol-listen off`. */
+  fleetFile: string | null;
+}
+
+/** Options of runHub. */
+export interface RunHubOptions {
+  /** Stops the hub when aborted (the command aborts it on SIGINT and SIGTERM). */
+  signal: AbortSignal;
+  /** Called once everything listens. @default none */
+  onReady?(ready: HubReady): void;
+}
+
+function certDays(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 3650) {
+    throw new ScoutError("USAGE", `--cert-days must be a whole number of days, got "${text}"`, {
+      hint: "for example --cert-days 30",
+    });
+  }
+  return Number(text);
+}
+
+async function denyCommand(
+  action: "deny" | "allow",
+  positionals: string[],
+  values: { "state-dir"?: string; json?: boolean },
+  io: CliIo,
+): Promise<number> {
+  const identity = positionals[1];
+  if (identity === undefined || positionals.length > 2) {
+    throw new ScoutError("USAGE", `scout hub ${action} takes one IDENTITY`, {
+      hint: `scout-hub hub ${action} n1.example --state-dir /var/lib/scout`,
+    });
+  }
+  const stateDir = flagOrEnv(values["state-dir"], io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR);
+  const list = await editDenyList(stateDir, identity, action === "deny");
+  if (values.json) {
+    io.out(JSON.stringify({ identity, denied: action === "deny", list }) + "\n");
+  } else {
+    io.out(
+      `${action === "deny" ? "denied" : "allowed"} ${identity}; deny list: ${
+        list.length === 0 ? "(empty)" : list.join(", ")
+      }\na running hub applies it within a second (then fleet.json and the broker follow)\n`,
+    );
+  }
+  return 0;
+}
+
+/**
+ * `scout-hub hub` with its arguments: the deny/allow subcommands, or the hub itself until
+ * `signal` aborts.
+ */
+export async function runHub(args: string[], io: CliIo, opts: RunHubOptions): Promise<number> {
+  const { values, positionals } = parseFlags(args, FLAGS, "hub");
+  const sub = positionals[0];
+  if (sub === "deny" || sub === "allow") return await denyCommand(sub, positionals, values, io);
+  if (sub !== undefined) {
+    throw new ScoutError("USAGE", `scout hub: unknown subcommand "${sub}"`, {
+      hint: "run `scout-hub hub` with flags, or `scout-hub hub deny|allow IDENTITY`",
+    });
+  }
+  const broker = await brokerFlags(values, io);
+  if (broker === null) {
+    throw new ScoutError("USAGE", "scout hub needs a broker: no --broker given", {
+      hint: "give --broker tls://host:4222 with --tls-ca and --tls-cert/--tls-key",
+    });
+  }
+  const listen = flagOrEnv(values.listen, io, "SCOUT_LISTEN", "127.0.0.1:8080");
+  const retentionMs = duration(
+    "--retention",
+    flagOrEnv(values.retention, io, "SCOUT_RETENTION", "30d"),
+  );
+  const staleAfterMs = duration(
+    "--stale-after",
+    flagOrEnv(values["stale-after"], io, "SCOUT_STALE_AFTER", "10m"),
+  );
+  const stateDir = flagOrEnv(values["state-dir"], io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR);
+  checkListen(listen); // refused before anything starts
+  const enrolListenGiven = values["enrol-listen"] ?? io.env("SCOUT_ENROL_LISTEN");
+  const enrolListen = enrolListenGiven ?? ":8443";
+  let enrolAddr = enrolListen === "off" ? null : parseListen(enrolListen);
+  const caDirGiven = values["ca-dir"] ?? io.env("SCOUT_CA_DIR");
+  const caDir = caDirGiven ?? `${stateDir}/ca`;
+  const signerProgram = values.signer ?? io.env("SCOUT_SIGNER") ?? null;
+  const days = certDays(values["cert-days"] ?? "30");
+  const hubIdentity = broker.cert === undefined ? null : (await certInfo(broker.cert)).subjectCn;
+  if (hubIdentity !== null && !IDENTITY_PATTERN.test(hubIdentity)) {
+    throw new ScoutError("USAGE", `--tls-cert names "${hubIdentity}", not a valid identity`, {
+      hint: "the hub's certificate CN is its identity in the fleet file; issue one with a " +
+        "host-name-like CN",
+    });
+  }
+  for (const op of values.operator ?? []) {
+    if (!IDENTITY_PATTERN.test(op)) {
+      throw new ScoutError("USAGE", `--operator "${op}" is not a valid identity`, {
+        hint: 'an identity is like a host name: letters, digits, "." and "-"',
+      });
     }
-    const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
-    const logger = createConsoleLogger({ level });
-    const done = Promise.withResolvers<void>();
-    const onSignal = () => done.resolve();
+  }
+  const gatewayFile = values.gateway;
+  let rules = null;
+  if (gatewayFile !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(gatewayFile);
+    } catch (e) {
+      throw new ScoutError(
+        "USAGE",
+        `Cannot read --gateway "${gatewayFile}": ${(e as Error).message}`,
+        {
+          hint: "give --gateway a readable rules file",
+        },
+      );
+    }
+    rules = parseGatewayRules(text, gatewayFile);
+  }
+  const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
+  const logger = createConsoleLogger({ level });
+  if (
+    enrolAddr !== null && enrolListenGiven === undefined && caDirGiven === undefined &&
+    signerProgram === null && (await fileVersion(`${caDir}/ca.pem`)) === ""
+  ) {
+    // Nothing asked for enrolment and there is no fleet CA: a hub without PKI still runs.
+    logger.warn("enrolment off: no fleet CA", {
+      caDir,
+      hint: `make one with \`scout-hub ca init --dir ${caDir}\` (or give --ca-dir, --signer)`,
+    });
+    enrolAddr = null;
+  }
+  const brokerOptions: BrokerOptions = {
+    urls: broker.urls,
+    tls: {
+      ca: broker.ca,
+      ...(broker.cert === undefined ? {} : { cert: broker.cert }),
+      ...(broker.key === undefined ? {} : { key: broker.key }),
+    },
+    ...(broker.creds === undefined ? {} : { creds: broker.creds }),
+    name: "scout-hub",
+  };
+  // Enrolment first: it writes the fleet file, which a broker started from it needs before
+  // it lets the hub in (no chicken-and-egg on a fresh install).
+  let enrolment: EnrolmentHandle | null = null;
+  let hub: HubHandle | null = null;
+  // startHub owns its connection: the gateway gets its own, with the same broker flags.
+  let gwBroker: Broker | null = null;
+  let gateway: GatewayHandle | null = null;
+  try {
+    if (enrolAddr !== null) {
+      const names = values["enrol-name"] ?? defaultEnrolNames();
+      enrolment = await startEnrolment({
+        stateDir,
+        caDir,
+        signerProgram,
+        listen: enrolAddr,
+        names,
+        hubIdentity: hubIdentity ?? names.find((n) => !IPV4.test(n) && !n.includes(":")) ??
+          "scout-hub",
+        hubInFleet: hubIdentity !== null,
+        operators: values.operator ?? [],
+        advertiseBrokers: values["advertise-broker"] ?? broker.urls,
+        certDays: days,
+        logger,
+      });
+    }
+    hub = await startHub({
+      broker: brokerOptions,
+      listen,
+      streamMaxAgeMs: retentionMs,
+      staleAfterMs,
+      stateDir,
+      logger,
+    });
+    if (rules !== null) {
+      gwBroker = await connectBroker({
+        ...brokerOptions,
+        name: "scout-hub-gateway",
+        onEvent: (e) => {
+          if (e.kind === "error") logger.warn("gateway broker", { detail: e.detail });
+          else logger.info(`gateway broker ${e.kind}`, { detail: e.detail });
+        },
+      });
+      gateway = await startGateway({
+        stream: gwBroker.stream,
+        bus: gwBroker.bus,
+        rules,
+        logger,
+      });
+    }
+    opts.onReady?.({
+      apiUrl: (hub as HubHandle).url,
+      enrolUrl: enrolment?.url ?? null,
+      fleetFile: enrolment?.fleetFile ?? null,
+    });
+    if (!opts.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        opts.signal.addEventListener("abort", () => resolve(), { once: true })
+      );
+    }
+  } finally {
+    await enrolment?.stop();
+    await gateway?.stop();
+    await gwBroker?.close();
+    await hub?.stop();
+  }
+  return 0;
+}
+
+/** `scout-hub hub`: runs the hub until SIGINT or SIGTERM; `hub deny|allow IDENTITY`. */
+export const hubCommand: Command = {
+  name: "hub",
+  summary: "run the hub: provisioner, fleet state view, event archive and HTTP API",
+  help: HELP,
+  async run(args: string[], io: CliIo) {
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
     try {
-      const brokerOptions: BrokerOptions = {
-        urls: broker.urls,
-        tls: {
-          ca: broker.ca,
-          ...(broker.cert === undefined ? {} : { cert: broker.cert }),
-          ...(broker.key === undefined ? {} : { key: broker.key }),
-        },
-        ...(broker.creds === undefined ? {} : { creds: broker.creds }),
-        name: "scout-hub",
-      };
-      const hub = await startHub({
-        broker: brokerOptions,
-        listen,
-        streamMaxAgeMs: retentionMs,
-        staleAfterMs,
-        stateDir: flagOrEnv(values["state-dir"], io, "SCOUT_STATE_DIR", DEFAULT_STATE_DIR),
-        logger,
-      });
-      // startHub owns its connection: the gateway gets its own, with the same broker flags.
-      let gwBroker: Broker | null = null;
-      let gateway: GatewayHandle | null = null;
-      try {
-        if (rules !== null) {
-          gwBroker = await connectBroker({
-            ...brokerOptions,
-            name: "scout-hub-gateway",
-            onEvent: (e) => {
-              if (e.kind === "error") logger.warn("gateway broker", { detail: e.detail });
-              else logger.info(`gateway broker ${e.kind}`, { detail: e.detail });
-            },
-          });
-          gateway = await startGateway({
-            stream: gwBroker.stream,
-            bus: gwBroker.bus,
-            rules,
-            logger,
-          });
-        }
-        await done.promise;
-      } finally {
-        await gateway?.stop();
-        await gwBroker?.close();
-        await hub.stop();
-      }
+      return await runHub(args, io, { signal: stop.signal });
     } finally {
       Deno.removeSignalListener("SIGINT", onSignal);
       Deno.removeSignalListener("SIGTERM", onSignal);
     }
-    return 0;
   },
 };

@@ -92,3 +92,18 @@ export {
   type ProvisionerState,
   serveProvisioner,
 } from "./provisioner.ts";
+export {
+  applyDenied,
+  createFleetFileWriter,
+  DENIED_FILE,
+  type FilePoll,
+  fileVersion,
+  FLEET_FILE,
+  type FleetFileWriterOptions,
+  fleetFromState,
+  type FleetRoles,
+  parseDeniedFile,
+  pollFile,
+  renderDeniedFile,
+  renderFleetFile,
+} from "./fleet_file.ts";

@@ -97,6 +97,12 @@ export interface ProvisionerOptions {
   logger: Logger;
   /** Tolerated clock skew for token times, ms. @default 60000 */
   clockSkewMs?: number;
+  /**
+   * Called with a copy of the state after each saved change (enrolment, renewal, deny or
+   * allow), in order, before the reply leaves; its failure is logged, never the caller's.
+   * @default none
+   */
+  onChange?(state: ProvisionerState): void | Promise<void>;
 }
 
 /** The provisioner: an HTTP handler plus its deny list. */
@@ -190,6 +196,13 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
       if (exp + skew < now) delete state.usedTokens[jti];
     }
     if (file !== null) await opts.fs.writeAtomic(file, JSON.stringify(state, null, 2) + "\n");
+    if (opts.onChange) {
+      try {
+        await opts.onChange(structuredClone(state));
+      } catch (e) {
+        logger.error("the provisioner's change listener failed", { error: String(e) });
+      }
+    }
   }
 
   async function issue(identity: string, csrPem: string): Promise<EnrolReply> {
