@@ -182,20 +182,19 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
       }
     }
   }
-  // One change at a time: a write and its reply never interleave with another request's.
-  let lock: Promise<unknown> = Promise.resolve();
-  function serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = lock.then(fn, fn);
-    lock = run.catch(() => {});
-    return run;
-  }
+  // State changes are plain synchronous updates (a check and its mark cannot interleave with
+  // another request's); writes are group-committed: requests arriving while a write runs share
+  // the next one, so a burst of enrolments costs a few writes, not one each. A reply leaves
+  // only after a write that includes its change has finished.
+  let writing: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
 
-  async function save(): Promise<void> {
+  async function writeNow(): Promise<void> {
     const now = clock.now();
     for (const [jti, exp] of Object.entries(state.usedTokens)) {
       if (exp + skew < now) delete state.usedTokens[jti];
     }
-    if (file !== null) await opts.fs.writeAtomic(file, JSON.stringify(state, null, 2) + "\n");
+    if (file !== null) await opts.fs.writeAtomic(file, JSON.stringify(state) + "\n");
     if (opts.onChange) {
       try {
         await opts.onChange(structuredClone(state));
@@ -203,6 +202,21 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
         logger.error("the provisioner's change listener failed", { error: String(e) });
       }
     }
+  }
+
+  function save(): Promise<void> {
+    if (queued) return queued;
+    const start = async () => {
+      queued = null;
+      writing = writeNow();
+      try {
+        await writing;
+      } finally {
+        writing = null;
+      }
+    };
+    queued = (writing ?? Promise.resolve()).catch(() => {}).then(start);
+    return queued;
   }
 
   async function issue(identity: string, csrPem: string): Promise<EnrolReply> {
@@ -268,20 +282,24 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
     if (!identityAllowed(claims.identity, identity)) {
       throw new Refusal(403, `the token does not allow identity "${identity}"`);
     }
-    return await serial(async () => {
-      if (state.denied.includes(identity)) {
-        throw new Refusal(403, `identity "${identity}" is denied`);
+    if (state.denied.includes(identity)) {
+      throw new Refusal(403, `identity "${identity}" is denied`);
+    }
+    if (claims.single_use) {
+      if (state.usedTokens[claims.jti] !== undefined) {
+        throw new Refusal(403, "this single-use token has been used already");
       }
-      if (claims.single_use) {
-        if (state.usedTokens[claims.jti] !== undefined) {
-          throw new Refusal(403, "this single-use token has been used already");
-        }
-        state.usedTokens[claims.jti] = claims.exp * 1000;
-      }
-      const reply = await issue(identity, body.csr);
-      await save();
-      return reply;
-    });
+      state.usedTokens[claims.jti] = claims.exp * 1000; // taken now: a parallel use is refused
+    }
+    let reply: EnrolReply;
+    try {
+      reply = await issue(identity, body.csr);
+    } catch (e) {
+      if (claims.single_use) delete state.usedTokens[claims.jti]; // nothing was issued
+      throw e;
+    }
+    await save();
+    return reply;
   }
 
   async function reenrol(req: Request): Promise<EnrolReply> {
@@ -303,14 +321,12 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
     if (identity !== current.subjectCn) {
       throw new Refusal(403, `the CSR names "${identity}", the certificate "${current.subjectCn}"`);
     }
-    return await serial(async () => {
-      if (state.denied.includes(identity)) {
-        throw new Refusal(403, `identity "${identity}" is denied`);
-      }
-      const reply = await issue(identity, body.csr);
-      await save();
-      return reply;
-    });
+    if (state.denied.includes(identity)) {
+      throw new Refusal(403, `identity "${identity}" is denied`);
+    }
+    const reply = await issue(identity, body.csr);
+    await save();
+    return reply;
   }
 
   async function handle(req: Request): Promise<Response> {
@@ -339,15 +355,13 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
 
   return {
     handle,
-    setDenied(identity, denied) {
-      return serial(async () => {
-        const set = new Set(state.denied);
-        if (denied) set.add(identity);
-        else set.delete(identity);
-        state.denied = [...set].sort();
-        await save();
-        return [...state.denied];
-      });
+    async setDenied(identity, denied) {
+      const set = new Set(state.denied);
+      if (denied) set.add(identity);
+      else set.delete(identity);
+      state.denied = [...set].sort();
+      await save();
+      return [...state.denied];
     },
     state: () => structuredClone(state),
   };
