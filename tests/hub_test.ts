@@ -313,3 +313,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a hub started before its broker keeps trying and comes up when the broker does",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-hub-late-" });
+    const pki = await makePki(`${dir}/pki`);
+    const port = freePort();
+    const warnings: string[] = [];
+    const starting = startHub({
+      broker: {
+        urls: [`tls://127.0.0.1:${port}`],
+        tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+        name: "late-hub",
+        connectTimeoutMs: 500,
+      },
+      listen: "127.0.0.1:0",
+      staleAfterMs: 600_000,
+      stateDir: null,
+      logger: { ...nullLogger, warn: (m) => warnings.push(m) },
+      retryFirstConnect: true,
+    });
+    let server: Awaited<ReturnType<typeof startNatsServer>> | null = null;
+    let hub: HubHandle | null = null;
+    try {
+      while (warnings.length === 0) await new Promise((r) => setTimeout(r, 50));
+      equal(warnings[0], "the broker is not reachable; trying again in 1 s");
+      server = await startNatsServer({ pki, dir: `${dir}/nats`, port });
+      hub = await starting;
+      equal((await fetch(`${hub.url}/healthz`)).status, 200);
+    } finally {
+      await hub?.stop();
+      await server?.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

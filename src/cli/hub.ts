@@ -577,6 +577,8 @@ export async function runHub(args: string[], io: CliIo, opts: RunHubOptions): Pr
       staleAfterMs,
       stateDir,
       logger,
+      retryFirstConnect: true,
+      signal: opts.signal,
     });
     if (rules !== null) {
       gwBroker = await connectBroker({

@@ -66,6 +66,13 @@ export interface HubOptions {
   logger: Logger;
   /** Events per consumer batch; default 256. */
   batch?: number;
+  /**
+   * Keep trying when the broker cannot be reached at start (backoff 1 s doubling to 30 s, each
+   * failure logged) until it answers or `signal` aborts; default false (fail at once).
+   */
+  retryFirstConnect?: boolean;
+  /** Aborts a first-connect retry loop. */
+  signal?: AbortSignal;
 }
 
 /** A running hub. */
@@ -210,14 +217,35 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
   const metrics = loaded.metrics;
   let lastSeq = loaded.seq;
 
-  const broker: Broker = await connectBroker({
-    ...opts.broker,
-    onEvent: (e) => {
-      opts.broker.onEvent?.(e);
-      if (e.kind === "error") logger.warn("broker", { detail: e.detail });
-      else logger.info(`broker ${e.kind}`, { detail: e.detail });
-    },
-  });
+  const connectOnce = () =>
+    connectBroker({
+      ...opts.broker,
+      onEvent: (e) => {
+        opts.broker.onEvent?.(e);
+        if (e.kind === "error") logger.warn("broker", { detail: e.detail });
+        else logger.info(`broker ${e.kind}`, { detail: e.detail });
+      },
+    });
+  let broker: Broker;
+  for (let waitMs = 1000;; waitMs = Math.min(waitMs * 2, 30_000)) {
+    try {
+      broker = await connectOnce();
+      break;
+    } catch (e) {
+      if (!opts.retryFirstConnect || opts.signal?.aborted) throw e;
+      logger.warn(`the broker is not reachable; trying again in ${waitMs / 1000} s`, {
+        error: e instanceof Error ? e.message : String(e),
+      });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, waitMs);
+        opts.signal?.addEventListener("abort", () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+      if (opts.signal?.aborted) throw e;
+    }
+  }
   let consumption: Consumption | null = null;
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
   const feed = new LiveFeed();
