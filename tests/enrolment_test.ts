@@ -11,6 +11,7 @@ import {
   createCa,
   fileCaSigner,
   generateKeyAndCsr,
+  programSigner,
   signWithKey,
   verifyIssuedBy,
 } from "../src/pki/mod.ts";
@@ -24,7 +25,12 @@ import {
   renew,
   renewAtMs,
 } from "../src/provisioning/mod.ts";
-import { createPinnedHttps, type Logger, type PinnedHttps } from "../src/runtime/mod.ts";
+import {
+  createDenoStdinRunner,
+  createPinnedHttps,
+  type Logger,
+  type PinnedHttps,
+} from "../src/runtime/mod.ts";
 import { MemoryFs } from "./fakes/fs.ts";
 
 const NOW = new Date();
@@ -252,5 +258,92 @@ Deno.test("renewal uses the current certificate, needs no token, and proves poss
     await refusedWith(renew(second, deps), "ENROL_REFUSED", /denied/);
   } finally {
     await hub.stop();
+  }
+});
+
+const HAVE_OPENSSL = (() => {
+  try {
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "enrolment through the external-program signer (the openssl example) works end to end",
+  ignore: !HAVE_OPENSSL && !Deno.env.get("CI"),
+  async fn() {
+    const f = await fleet();
+    const dir = await Deno.makeTempDir({ prefix: "scout-signer-" });
+    try {
+      await Deno.writeTextFile(`${dir}/ca.pem`, f.ca.certPem);
+      await Deno.writeTextFile(`${dir}/ca.key`, f.ca.keyPem, { mode: 0o600 });
+      const external = programSigner({
+        program: new URL("../examples/signer/openssl-signer.sh", import.meta.url).pathname,
+        env: {
+          PATH: "/usr/bin:/bin",
+          SCOUT_SIGNER_CA_CERT: `${dir}/ca.pem`,
+          SCOUT_SIGNER_CA_KEY: `${dir}/ca.key`,
+        },
+        runner: createDenoStdinRunner(),
+      });
+      const hub = await startHub({ ...f, signer: external });
+      try {
+        const e = await enrolWith(await token(f, hub.url), "n1.fleet.test");
+        ok(await verifyIssuedBy(e.certPem, f.ca.certPem, { now: new Date() }));
+        equal((await certInfo(e.certPem)).subjectCn, "n1.fleet.test");
+      } finally {
+        await hub.stop();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("while the hub is down enrolment fails as unreachable (the agent retries), and the same token works once it is back", async () => {
+  const f = await fleet();
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const url = `https://127.0.0.1:${port}/`;
+  const jwt = await token(f, url);
+  const { retrySchedule } = await import("../src/provisioning/mod.ts");
+  // What the agent's loop does: discover, enrol, and on failure wait retrySchedule(attempt).
+  let attempts = 0;
+  const agent = (async () => {
+    for (;;) {
+      try {
+        return await enrolWith(jwt, "n1.fleet.test");
+      } catch (e) {
+        ok(e instanceof ScoutError && e.code === "ENROL_UNREACHABLE", String(e));
+        await new Promise((r) => setTimeout(r, Math.min(retrySchedule(attempts++, () => 0), 200)));
+      }
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 700));
+  ok(attempts >= 2, `the agent kept trying (${attempts} attempts)`);
+  const fs = new MemoryFs();
+  const provisioner = await createProvisioner({
+    caCertPem: f.ca.certPem,
+    signer: f.signer,
+    certDays: 30,
+    nodeConfig: () => ({ brokers: ["tls://127.0.0.1:4222"], groups: [] }),
+    stateDir: null,
+    fs,
+    clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }), sleep: async () => {} },
+    logger: quiet,
+  });
+  const listener = serveProvisioner(provisioner, {
+    hostname: "127.0.0.1",
+    port,
+    certPem: f.serverCert,
+    keyPem: f.serverKey,
+  });
+  try {
+    const e = await agent;
+    equal(e.identity, "n1.fleet.test");
+  } finally {
+    await listener.stop();
   }
 });
