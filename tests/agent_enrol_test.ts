@@ -166,11 +166,13 @@ Deno.test({
       agent = spawnAgent(dir, ["--provisioning-token", `${dir}/token.jwt`]);
       await waitFor(
         "a provisioned event and a result from the enrolled node",
-        async () =>
-          types.has("io.choria.lifecycle.v1.provisioned") &&
-            types.has("io.choria.machine.watcher.nagios.v1.state")
-            ? true
-            : undefined,
+        () =>
+          Promise.resolve(
+            types.has("io.choria.lifecycle.v1.provisioned") &&
+              types.has("io.choria.machine.watcher.nagios.v1.state")
+              ? true
+              : undefined,
+          ),
       );
       equal(enrolments, 1);
       // Stored in JetStream: the publish acks reached the node through its own inbox prefix.
@@ -198,7 +200,10 @@ Deno.test({
       agent = spawnAgent(dir, []);
       await waitFor(
         "results after the restart",
-        async () => types.has("io.choria.machine.watcher.nagios.v1.state") ? true : undefined,
+        () =>
+          Promise.resolve(
+            types.has("io.choria.machine.watcher.nagios.v1.state") ? true : undefined,
+          ),
       );
       equal(enrolments, 1, "no second enrolment");
       ok(!types.has("io.choria.lifecycle.v1.provisioned"));
