@@ -4,7 +4,7 @@
  * Layer 6: may import everything below.
  * @module
  */
-import { handleControl } from "./api/mod.ts";
+import { type FleetStatus, handleControl } from "./api/mod.ts";
 import { formatError, ScoutError } from "./errors.ts";
 import {
   identityToken,
@@ -260,7 +260,7 @@ export async function startAgent(
   // before any check runs.
   const socket = await serveSocket(
     `${config.stateDir}/scout.sock`,
-    (req) => handleControl(manager, req, clock.now()),
+    (req) => handleControl(manager, req, clock.now(), () => fleet?.status() ?? null),
   );
   const lifecycle = (kind: "startup" | "shutdown" | "alive" | "provisioned") =>
     emit(lifecycleEvent({ kind, identity: config.identity, component: "scout", version: VERSION }, {
@@ -393,7 +393,12 @@ async function joinFleet(
   fleet: FleetConfig,
   config: AgentConfig,
   logger: Logger,
-): Promise<{ send(ev: ScoutEvent, json: string): void; dropped(): number; stop(): Promise<void> }> {
+): Promise<{
+  send(ev: ScoutEvent, json: string): void;
+  dropped(): number;
+  status(): FleetStatus;
+  stop(): Promise<void>;
+}> {
   const { connectBroker, startSpooledPublisher } = await import("./transport/mod.ts");
   const broker = await connectBroker({
     urls: fleet.urls,
@@ -427,6 +432,11 @@ async function joinFleet(
       publisher.kick();
     },
     dropped: () => spool.dropped(),
+    status: () => ({
+      connected: broker.status() === "connected",
+      waiting: spool.size().records,
+      dropped: spool.dropped(),
+    }),
     async stop() {
       // Give the last events (the shutdown event among them) a moment to leave the spool.
       for (let i = 0; i < 40 && spool.size().records > 0 && broker.status() === "connected"; i++) {

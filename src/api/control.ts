@@ -42,9 +42,19 @@ export const controlRequest = z.discriminatedUnion("action", [
 /** A parsed control request. */
 export type ControlRequest = z.infer<typeof controlRequest>;
 
+/** The fleet connection as `scout checks` shows it; null when the agent is standalone. */
+export interface FleetStatus {
+  /** Whether the broker connection is up. */
+  connected: boolean;
+  /** Events in the spool waiting for JetStream's acknowledgement. */
+  waiting: number;
+  /** Events dropped from a full spool since it was created. */
+  dropped: number;
+}
+
 /** Reply to a control request. */
 export type ControlResponse =
-  | { ok: true; checks: readonly object[] }
+  | { ok: true; checks: readonly object[]; fleet: FleetStatus | null }
   | ({ ok: true } & ControlResult)
   | { ok: false; error: { code: string; message: string; hint?: string } };
 
@@ -53,6 +63,7 @@ export async function handleControl(
   control: CheckControl,
   raw: unknown,
   nowMs: number,
+  fleet: () => FleetStatus | null = () => null,
 ): Promise<ControlResponse> {
   const parsed = controlRequest.safeParse(raw);
   if (!parsed.success) {
@@ -65,7 +76,7 @@ export async function handleControl(
   try {
     switch (req.action) {
       case "checks":
-        return { ok: true, checks: control.list(true) };
+        return { ok: true, checks: control.list(true), fleet: fleet() };
       case "trigger":
         return { ok: true, ...(await control.trigger(req.checks)) };
       case "maintenance":

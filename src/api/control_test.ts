@@ -48,9 +48,16 @@ Deno.test("control API refuses an unknown action or field with a USAGE error", a
   deepEqual(c.calls, []);
 });
 
-Deno.test("control API lists checks", async () => {
+Deno.test("control API lists checks, with the fleet connection's spool counts when there is one", async () => {
   deepEqual(await handleControl(fake(), { action: "checks" }, 0), {
     ok: true,
     checks: [{ name: "web" }],
+    fleet: null,
+  });
+  const fleet = { connected: false, waiting: 12, dropped: 3 };
+  deepEqual(await handleControl(fake(), { action: "checks" }, 0, () => fleet), {
+    ok: true,
+    checks: [{ name: "web" }],
+    fleet,
   });
 });

@@ -10,5 +10,6 @@ export {
   controlRequest,
   type ControlResponse,
   type ControlResult,
+  type FleetStatus,
   handleControl,
 } from "./control.ts";

@@ -98,3 +98,11 @@ Deno.test("every command answers --help with exit 0", async () => {
     ok(io.stdout.includes(`scout ${c}`), c);
   }
 });
+
+Deno.test("scout checks ends with the fleet connection's spool counts", async () => {
+  const { fleetLine } = await import("./control.ts");
+  equal(
+    fleetLine({ connected: false, waiting: 12, dropped: 3 }),
+    "fleet: NOT CONNECTED, 12 event(s) waiting in the spool, 3 dropped from a full spool",
+  );
+});

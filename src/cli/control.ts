@@ -1,4 +1,4 @@
-import type { ControlResponse } from "../api/mod.ts";
+import type { ControlResponse, FleetStatus } from "../api/mod.ts";
 import { parseDuration } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 import { requestSocket } from "../runtime/mod.ts";
@@ -30,6 +30,12 @@ function age(seconds: number | undefined, nowS: number): string {
 }
 
 const STATE_HELP = "  --state-dir DIR   the agent's state directory (default /var/lib/scout)\n";
+
+/** The footer of `scout checks` for an agent in a fleet. */
+export function fleetLine(f: FleetStatus): string {
+  return `fleet: ${f.connected ? "connected" : "NOT CONNECTED"}, ${f.waiting} event(s) waiting ` +
+    `in the spool, ${f.dropped} dropped from a full spool`;
+}
 
 /** `scout checks`: lists the local agent's checks. */
 export const checksCommand: Command = {
@@ -66,6 +72,8 @@ export const checksCommand: Command = {
     for (const r of [head, ...rows]) {
       io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
     }
+    const fleet = "fleet" in reply ? reply.fleet : null;
+    if (fleet) io.out(fleetLine(fleet) + "\n");
     return 0;
   },
 };
