@@ -256,11 +256,21 @@ export async function startAgent(
       path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     },
   });
+  // Enrolment (started below, once the checks run); the control socket can force it again.
+  let provisioning: ReturnType<typeof startProvisioning> | null = null;
   // The socket comes first: it refuses to start when another agent uses this state dir,
   // before any check runs.
   const socket = await serveSocket(
     `${config.stateDir}/scout.sock`,
-    (req) => handleControl(manager, req, clock.now(), () => fleet?.status() ?? null),
+    (req) =>
+      handleControl(manager, req, clock.now(), {
+        fleet: () => fleet?.status() ?? null,
+        reprovision: () => {
+          if (!provisioning) return false;
+          provisioning.reprovision();
+          return true;
+        },
+      }),
   );
   const lifecycle = (kind: "startup" | "shutdown" | "alive" | "provisioned") =>
     emit(lifecycleEvent({ kind, identity: config.identity, component: "scout", version: VERSION }, {
@@ -340,7 +350,7 @@ export async function startAgent(
       announcing = false;
     }
   };
-  const provisioning = !config.fleet && config.provisioning
+  provisioning = !config.fleet && config.provisioning
     ? startProvisioning(config, config.provisioning, fs, clock, logger, {
       onEnrolled: async (e, fresh) => {
         await attach({ ...config.provisioning!.fleet, ...enrolmentFleet(e) });
@@ -519,15 +529,21 @@ function startProvisioning(
     /** The identity is gone (renewal refused or certificate expired). */
     onLost(): Promise<void>;
   },
-): { stop(): Promise<void> } {
+): { reprovision(): void; stop(): Promise<void> } {
   const abort = new AbortController();
+  // An operator's `scout reprovision` wakes the loop, which drops the enrolment and enrols again.
+  let forced = false;
+  let wake: (() => void) | null = null;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = clock.setTimer(Math.max(0, ms), resolve);
-      abort.signal.addEventListener("abort", () => {
+      const done = () => {
         t.cancel();
+        wake = null;
         resolve();
-      }, { once: true });
+      };
+      const t = clock.setTimer(Math.max(0, ms), done);
+      wake = done;
+      abort.signal.addEventListener("abort", done, { once: true });
     });
   const exists = (path: string) => {
     try {
@@ -605,6 +621,13 @@ function startProvisioning(
           : clock.now() + prov.retrySchedule(tries, Math.random);
         await sleep(Math.min(at, current.notAfterMs) - clock.now());
         if (abort.signal.aborted) break;
+        if (forced) {
+          forced = false;
+          logger.warn("re-provisioning at the operator's request");
+          await hooks.onLost();
+          await Deno.remove(enrolmentFiles(config.stateDir).info).catch(() => {});
+          break;
+        }
         try {
           renewed = await prov.renew(current, deps);
           await saveEnrolment(config.stateDir, renewed, fs);
@@ -630,6 +653,10 @@ function startProvisioning(
     }
   })().catch((e) => logger.error("provisioning stopped", { error: formatError(e) }));
   return {
+    reprovision() {
+      forced = true;
+      wake?.();
+    },
     async stop() {
       abort.abort();
       await loop;

@@ -195,9 +195,21 @@ Deno.test({
       equal((await agent.status).code, 0);
       await agent.stderr.cancel();
 
-      // Restarted without a token (it was single-use anyway): the stored certificate is used.
+      // Restarted (with a second, reusable token at hand): the stored certificate is used.
+      await Deno.writeTextFile(
+        `${dir}/token2.jwt`,
+        await issueProvisioningToken({
+          caKeyPem: ca.keyPem,
+          caCertPem: ca.certPem,
+          urls: [`https://127.0.0.1:${listener.port}/`],
+          identityPattern: "n1.fleet.test",
+          ttlMs: 600_000,
+          singleUse: false,
+          now: new Date(),
+        }),
+      );
       types.clear();
-      agent = spawnAgent(dir, []);
+      agent = spawnAgent(dir, ["--provisioning-token", `${dir}/token2.jwt`]);
       await waitFor(
         "results after the restart",
         () =>
@@ -207,6 +219,29 @@ Deno.test({
       );
       equal(enrolments, 1, "no second enrolment");
       ok(!types.has("io.choria.lifecycle.v1.provisioned"));
+
+      // An operator forces re-provisioning: a new key, a new certificate, a provisioned event.
+      const oldKey = await Deno.readTextFile(`${dir}/state/tls/key.pem`);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "-P=agent",
+          "main.ts",
+          "reprovision",
+          "--state-dir",
+          `${dir}/state`,
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      await waitFor("a second enrolment", () =>
+        Promise.resolve(
+          enrolments === 2 && types.has("io.choria.lifecycle.v1.provisioned") ? true : undefined,
+        ));
+      ok((await Deno.readTextFile(`${dir}/state/tls/key.pem`)) !== oldKey, "a new key");
     } finally {
       if (agent) {
         try {

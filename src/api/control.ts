@@ -37,6 +37,7 @@ export const controlRequest = z.discriminatedUnion("action", [
     reason: z.string().max(1024).default(""),
   }),
   z.strictObject({ action: z.literal("resume"), checks: z.array(z.string()).default([]) }),
+  z.strictObject({ action: z.literal("reprovision") }),
 ]);
 
 /** A parsed control request. */
@@ -52,9 +53,18 @@ export interface FleetStatus {
   dropped: number;
 }
 
+/** What the agent adds to the check operations. */
+export interface AgentHooks {
+  /** The fleet connection, or null when standalone. */
+  fleet?: () => FleetStatus | null;
+  /** Drops the enrolment and enrols again; false when the agent does not enrol. */
+  reprovision?: () => boolean;
+}
+
 /** Reply to a control request. */
 export type ControlResponse =
   | { ok: true; checks: readonly object[]; fleet: FleetStatus | null }
+  | { ok: true; reprovisioning: true }
   | ({ ok: true } & ControlResult)
   | { ok: false; error: { code: string; message: string; hint?: string } };
 
@@ -63,7 +73,7 @@ export async function handleControl(
   control: CheckControl,
   raw: unknown,
   nowMs: number,
-  fleet: () => FleetStatus | null = () => null,
+  agent: AgentHooks = {},
 ): Promise<ControlResponse> {
   const parsed = controlRequest.safeParse(raw);
   if (!parsed.success) {
@@ -76,7 +86,7 @@ export async function handleControl(
   try {
     switch (req.action) {
       case "checks":
-        return { ok: true, checks: control.list(true), fleet: fleet() };
+        return { ok: true, checks: control.list(true), fleet: agent.fleet?.() ?? null };
       case "trigger":
         return { ok: true, ...(await control.trigger(req.checks)) };
       case "maintenance":
@@ -89,6 +99,18 @@ export async function handleControl(
         };
       case "resume":
         return { ok: true, ...(await control.resume(req.checks)) };
+      case "reprovision":
+        if (agent.reprovision?.() !== true) {
+          return {
+            ok: false,
+            error: {
+              code: "USAGE",
+              message: "this agent does not enrol (it was started with --broker or --standalone)",
+              hint: "restart it without --broker and --standalone, with a provisioning token",
+            },
+          };
+        }
+        return { ok: true, reprovisioning: true };
     }
   } catch (e) {
     return { ok: false, error: errorToJson(e) };

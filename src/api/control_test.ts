@@ -55,9 +55,25 @@ Deno.test("control API lists checks, with the fleet connection's spool counts wh
     fleet: null,
   });
   const fleet = { connected: false, waiting: 12, dropped: 3 };
-  deepEqual(await handleControl(fake(), { action: "checks" }, 0, () => fleet), {
+  deepEqual(await handleControl(fake(), { action: "checks" }, 0, { fleet: () => fleet }), {
     ok: true,
     checks: [{ name: "web" }],
     fleet,
   });
+});
+
+Deno.test("control API forces re-provisioning only on an agent that enrols", async () => {
+  let asked = 0;
+  deepEqual(
+    await handleControl(fake(), { action: "reprovision" }, 0, {
+      reprovision: () => (asked++, true),
+    }),
+    { ok: true, reprovisioning: true },
+  );
+  equal(asked, 1);
+  const r = await handleControl(fake(), { action: "reprovision" }, 0, {
+    reprovision: () => false,
+  });
+  equal(r.ok, false);
+  equal((await handleControl(fake(), { action: "reprovision" }, 0)).ok, false);
 });

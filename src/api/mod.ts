@@ -5,6 +5,7 @@
  * @module
  */
 export {
+  type AgentHooks,
   type CheckControl,
   type ControlRequest,
   controlRequest,

@@ -140,3 +140,23 @@ export const resumeCommand: Command = controlCommand(
   "",
   "Resumed",
 );
+
+/** `scout reprovision`: the local agent drops its certificate and enrols again. */
+export const reprovisionCommand: Command = {
+  name: "reprovision",
+  summary: "make the local agent drop its certificate and enrol again",
+  help: `scout reprovision: make the local agent drop its certificate and enrol again
+
+Usage: scout reprovision [flags]
+
+The agent leaves the fleet, forgets its key and certificate, and enrols again with the
+provisioning token it finds (flag, environment, embedded or /etc/scout/provisioning.jwt).
+
+${STATE_HELP}`,
+  async run(args, io) {
+    const { values } = parseFlags(args, { "state-dir": { type: "string" } }, "reprovision");
+    await ask(io, values["state-dir"], { action: "reprovision" });
+    io.out("re-provisioning: the agent enrols again\n");
+    return 0;
+  },
+};

@@ -59,6 +59,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./control.ts")).resumeCommand,
   },
   {
+    name: "reprovision",
+    summary: "make the local agent drop its certificate and enrol again",
+    load: async () => (await import("./control.ts")).reprovisionCommand,
+  },
+  {
     name: "status",
     summary: "fleet or node status tables from the hub",
     load: async () => (await import("./status.ts")).statusCommand,
