@@ -9,8 +9,9 @@
  *
  * Everything lives in `.scout/demo/` (logs in `.scout/demo/logs/`), recreated on each run. Every
  * process is a real command under its own permission set: `-P=hub` for the hub side, `-P=agent`
- * for the agents. The broker's and hub's own certificates are issued from the CA in-process
- * (an operator would use `scout-hub ca sign` with their own CSRs).
+ * for the agents. The broker issues and renews its own server certificate from the CA
+ * (`--ca-dir`); the hub's client certificate is issued in-process (an operator would use
+ * `scout-hub ca sign`).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -119,25 +120,17 @@ async function main(): Promise<number> {
     keyPem: await Deno.readTextFile(`${DIR}/ca/ca.key`),
   };
   const signer = fileCaSigner(ca);
-  for (
-    const [file, identity, usage] of [["broker", "broker.demo", "server"], [
-      "hub",
-      "hub.demo",
-      "client",
-    ]] as const
-  ) {
-    const k = await generateKeyAndCsr(identity);
-    const cert = await signer.sign({
-      csrPem: k.csrPem,
-      identity,
-      usage,
-      ...(usage === "server" ? { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] } : {}),
-      days: 30,
-      now: new Date(),
-    });
-    await Deno.writeTextFile(`${DIR}/${file}.pem`, cert.certPem);
-    await Deno.writeTextFile(`${DIR}/${file}.key`, k.keyPem, { mode: 0o600 });
-  }
+  // The hub's client certificate for the broker (the broker issues its own from --ca-dir).
+  const k = await generateKeyAndCsr("hub.demo");
+  const hubCert = await signer.sign({
+    csrPem: k.csrPem,
+    identity: "hub.demo",
+    usage: "client",
+    days: 30,
+    now: new Date(),
+  });
+  await Deno.writeTextFile(`${DIR}/hub.pem`, hubCert.certPem);
+  await Deno.writeTextFile(`${DIR}/hub.key`, k.keyPem, { mode: 0o600 });
   const tls = ["--tls-ca", `${DIR}/ca/ca.pem`];
 
   console.log(`2. broker:          scout-hub broker run --listen 127.0.0.1:${brokerPort} ...`);
@@ -148,11 +141,8 @@ async function main(): Promise<number> {
     `${DIR}/nats.conf`,
     "--listen",
     `127.0.0.1:${brokerPort}`,
-    "--tls-cert",
-    `${DIR}/broker.pem`,
-    "--tls-key",
-    `${DIR}/broker.key`,
-    ...tls,
+    "--ca-dir",
+    `${DIR}/ca`,
     "--store-dir",
     `${DIR}/jetstream`,
     "--fleet",

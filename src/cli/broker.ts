@@ -7,6 +7,7 @@ import {
 } from "../broker/mod.ts";
 import { formatError, ScoutError } from "../errors.ts";
 import { fileVersion, pollFile } from "../hub/mod.ts";
+import { certInfo, fileCaSigner, generateKeyAndCsr } from "../pki/mod.ts";
 import { createDenoFs, type Logger } from "../runtime/mod.ts";
 import { type CliIo, type Command, parseFlags } from "./_common.ts";
 
@@ -17,6 +18,12 @@ Usage:
                       --store-dir DIR [--fleet FILE] [--monitor-port N]
                       [--max-memory BYTES] [--max-file BYTES]
   scout broker run    (the same flags) [--nats-server PATH]
+
+  Instead of --tls-cert/--tls-key/--tls-ca: --ca-dir DIR [--server-name NAME]... [--cert-days N]
+  issues the broker's own server certificate from the fleet's file CA (DIR/ca.pem, ca.key),
+  with the names as SANs (default: localhost, 127.0.0.1 and the --listen host), into the
+  directory of --out (key 0600); \`run\` renews it at two thirds of its life (default 30 days)
+  and reloads nats-server.
 
 config  writes the configuration to --out atomically (mode 0600).
 run     writes it and supervises \`nats-server -c FILE\`: restarts it with backoff when it
@@ -52,10 +59,76 @@ const FLAGS = {
   "max-memory": { type: "string" },
   "max-file": { type: "string" },
   "nats-server": { type: "string" },
+  "ca-dir": { type: "string" },
+  "server-name": { type: "string", multiple: true },
+  "cert-days": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-type Values = { [K in keyof typeof FLAGS]?: K extends "help" ? boolean : string };
+type Values = {
+  -readonly [K in keyof typeof FLAGS]?: K extends "help" ? boolean
+    : K extends "server-name" ? string[]
+    : string;
+};
+
+/**
+ * With --ca-dir: issues the broker's server certificate from the file CA next to --out, fills
+ * in --tls-cert/--tls-key/--tls-ca, and returns when to renew it (ms since the epoch); null
+ * without --ca-dir (the certificate files are the operator's).
+ */
+async function issueServerCert(values: Values): Promise<number | null> {
+  const caDir = values["ca-dir"];
+  if (caDir === undefined) return null;
+  const out = need(values, "out");
+  const dir = (out.startsWith("/") ? out : `${Deno.cwd()}/${out}`).replace(/\/[^/]*$/, "") || "/";
+  const days = Number(values["cert-days"] ?? 30);
+  if (!Number.isInteger(days) || days < 1) {
+    throw new ScoutError("USAGE", "scout broker: --cert-days must be a whole number of days", {
+      hint: "for example --cert-days 30",
+    });
+  }
+  let ca;
+  try {
+    ca = {
+      certPem: await Deno.readTextFile(`${caDir}/ca.pem`),
+      keyPem: await Deno.readTextFile(`${caDir}/ca.key`),
+    };
+  } catch (e) {
+    throw new ScoutError(
+      "USAGE",
+      `scout broker: cannot read the CA in ${caDir}: ${(e as Error).message}`,
+      {
+        hint: "make it with `scout-hub ca init --dir DIR`, or give --tls-cert/--tls-key/--tls-ca",
+      },
+    );
+  }
+  const host = parseListen(need(values, "listen")).host;
+  const names = values["server-name"] ?? [
+    "localhost",
+    "127.0.0.1",
+    ...(["0.0.0.0", "::", "localhost", "127.0.0.1"].includes(host) ? [] : [host]),
+  ];
+  const ip = (n: string) => /^[\d.]+$|:/.test(n);
+  const keys = await generateKeyAndCsr("broker");
+  const signed = await fileCaSigner(ca).sign({
+    csrPem: keys.csrPem,
+    identity: "broker",
+    usage: "server",
+    dnsNames: names.filter((n) => !ip(n)),
+    ipAddresses: names.filter(ip),
+    days,
+    now: new Date(),
+  });
+  const fs = createDenoFs({ writeRoots: [dir] });
+  await fs.writeAtomic(`${dir}/broker-key.pem`, keys.keyPem, { mode: 0o600 });
+  await fs.writeAtomic(`${dir}/broker-cert.pem`, signed.certPem + signed.chainPem, { mode: 0o644 });
+  values["tls-cert"] = `${dir}/broker-cert.pem`;
+  values["tls-key"] = `${dir}/broker-key.pem`;
+  values["tls-ca"] ??= `${caDir}/ca.pem`;
+  const info = await certInfo(signed.certPem);
+  const from = info.notBefore.getTime(), to = info.notAfter.getTime();
+  return from + Math.floor((to - from) * 2 / 3);
+}
 
 function need(values: Values, flag: keyof Values): string {
   const v = values[flag];
@@ -300,6 +373,7 @@ export async function runBroker(
       await new Promise((r) => setTimeout(r, opts.fleetPollMs ?? 1000));
     }
   }
+  let renewAt = await issueServerCert(values);
   const write = () => writeConfig(values);
   const file = await write();
   io.err(`scout broker: wrote ${file}; running ${program} (${version})\n`);
@@ -329,7 +403,26 @@ export async function runBroker(
     () => reload(`${fleetFile} changed`),
     { logger, ...(opts.fleetPollMs === undefined ? {} : { intervalMs: opts.fleetPollMs }) },
   );
-  const onAbort = () => void sup.stop();
+  // The server certificate from --ca-dir is renewed at two thirds of its life.
+  let renewTimer: ReturnType<typeof setTimeout> | undefined;
+  const armRenewal = () => {
+    if (renewAt === null) return;
+    renewTimer = setTimeout(async () => {
+      try {
+        renewAt = await issueServerCert(values);
+        await reload("server certificate renewed");
+      } catch (e) {
+        io.err(`scout broker: cannot renew the server certificate: ${formatError(e)}\n`);
+        renewAt = Date.now() + 3_600_000; // try again in an hour
+      }
+      armRenewal();
+    }, Math.min(Math.max(0, renewAt - Date.now()), 2 ** 31 - 1));
+  };
+  armRenewal();
+  const onAbort = () => {
+    clearTimeout(renewTimer);
+    void sup.stop();
+  };
   opts.signal.addEventListener("abort", onAbort, { once: true });
   if (opts.signal.aborted) onAbort();
   Deno.addSignalListener("SIGHUP", onHup);
@@ -371,6 +464,7 @@ export const brokerCommand: Command = {
     }
     switch (positionals[0]) {
       case "config": {
+        await issueServerCert(values);
         const file = await writeConfig(values);
         io.out(`wrote ${file}\n`);
         return 0;

@@ -94,7 +94,7 @@ export async function createCa(options: CreateCaOptions): Promise<CertAndKey> {
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString("pem"), keyPem: await pkcs8Pem(keys.privateKey) };
+  return { certPem: cert.toString("pem") + "\n", keyPem: (await pkcs8Pem(keys.privateKey)) + "\n" };
 }
 
 /** A device key and its certificate signing request. */
@@ -145,8 +145,8 @@ export async function generateKeyAndCsr(identity: string): Promise<KeyAndCsr> {
   );
   return {
     privateKey,
-    keyPem: x509.PemConverter.encode(pkcs8, "PRIVATE KEY"),
-    csrPem: csr.toString("pem"),
+    keyPem: x509.PemConverter.encode(pkcs8, "PRIVATE KEY") + "\n",
+    csrPem: csr.toString("pem") + "\n",
   };
 }
 

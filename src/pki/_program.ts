@@ -210,7 +210,7 @@ export function programSigner(options: ProgramSignerOptions): Signer {
           "return the issuing CA certificate first in chain",
         );
       }
-      return { certPem: cert.toString("pem"), chainPem: chain.trim() + "\n" };
+      return { certPem: cert.toString("pem") + "\n", chainPem: chain.trim() + "\n" };
     },
   };
 }

@@ -231,7 +231,7 @@ export function fileCaSigner(ca: CertAndKey): Signer {
           hint: "this is a bug in the file CA signer; report it",
         });
       }
-      return { certPem: cert.toString("pem"), chainPem: caCert.toString("pem") };
+      return { certPem: cert.toString("pem") + "\n", chainPem: caCert.toString("pem") + "\n" };
     },
   };
 }

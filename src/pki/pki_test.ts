@@ -501,3 +501,19 @@ Deno.test("programSigner refuses a bad CSR before running the program", async ()
   await refusal(signer.sign(req(made.csrPem, "node9")), "CSR_REFUSED", /not the identity/);
   equal(ran, false);
 });
+
+Deno.test("every PEM text ends with a newline, so a certificate and its chain concatenate into valid PEM", async () => {
+  const ca = await createCa({ name: "Newline CA", now: new Date() });
+  const k = await generateKeyAndCsr("n1.example");
+  const signed = await fileCaSigner(ca).sign({
+    csrPem: k.csrPem,
+    identity: "n1.example",
+    usage: "client",
+    days: 1,
+    now: new Date(),
+  });
+  for (const pem of [ca.certPem, ca.keyPem, k.keyPem, k.csrPem, signed.certPem, signed.chainPem]) {
+    ok(pem.endsWith("-----\n"), pem.slice(-40));
+  }
+  ok(!(signed.certPem + signed.chainPem).includes("----------"));
+});
