@@ -258,3 +258,75 @@ Deno.test({
     }
   },
 });
+
+Deno.test("an agent whose hub is down keeps trying and enrols when the hub comes up", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "scout-enrol-late-" });
+  const ca = await createCa({ name: "Late Hub CA", now: new Date() });
+  const signer = fileCaSigner(ca);
+  const enrolTls = await issue(signer, "hub.fleet.test", true);
+  const port = freePort();
+  await Deno.mkdir(`${dir}/checks`);
+  await Deno.writeTextFile(
+    `${dir}/checks/beat.yaml`,
+    "checks:\n  - name: beat\n    builtin: heartbeat\n    interval: 1s\n",
+  );
+  await Deno.writeTextFile(
+    `${dir}/token.jwt`,
+    await issueProvisioningToken({
+      caKeyPem: ca.keyPem,
+      caCertPem: ca.certPem,
+      urls: [`https://127.0.0.1:${port}/`],
+      identityPattern: "*.fleet.test",
+      ttlMs: 600_000,
+      singleUse: false,
+      now: new Date(),
+    }),
+  );
+  const agent = spawnAgent(dir, ["--provisioning-token", `${dir}/token.jwt`]);
+  let listener: ReturnType<typeof serveProvisioner> | null = null;
+  const enrolled = async () => {
+    try {
+      await Deno.stat(`${dir}/state/tls/enrolment.json`);
+      return true;
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    // The hub is down for a while: the agent runs its checks standalone meanwhile.
+    await waitFor("the agent's first result", async () => {
+      try {
+        return (await Deno.readTextFile(`${dir}/state/machines/beat.json`)).length > 0
+          ? true
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    equal(await enrolled(), undefined, "not enrolled while the hub is down");
+    const provisioner = await createProvisioner({
+      caCertPem: ca.certPem,
+      signer,
+      certDays: 1,
+      nodeConfig: () => ({ brokers: ["tls://127.0.0.1:1"], groups: [] }),
+      stateDir: null,
+      fs: createDenoFs({ writeRoots: [dir] }),
+      clock: systemClock,
+      logger: quiet,
+    });
+    listener = serveProvisioner(provisioner, {
+      hostname: "127.0.0.1",
+      port,
+      certPem: enrolTls.cert + ca.certPem,
+      keyPem: enrolTls.key,
+    });
+    await waitFor("enrolment once the hub is up", enrolled);
+  } finally {
+    agent.kill("SIGTERM");
+    await agent.status;
+    await agent.stderr.cancel().catch(() => {});
+    await listener?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -133,6 +133,7 @@ Deno.test("an agent with only a token enrols: its key stays on the device, the c
     equal(e.identity, "n1.fleet.test");
     deepEqual(e.brokers, ["tls://127.0.0.1:4222"]);
     deepEqual(e.groups, ["web"]);
+    deepEqual(e.issuers, [f.ca.certPem], "the fleet CA issues operator tokens for its RPC API");
     ok(await verifyIssuedBy(e.certPem, f.ca.certPem, { now: new Date() }));
     equal((await certInfo(e.certPem)).subjectCn, "n1.fleet.test");
     const keyBody = e.keyPem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");

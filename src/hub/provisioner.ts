@@ -35,6 +35,11 @@ export interface NodeConfig {
   brokers: string[];
   /** The node's groups (keys `group.<name>` of pushed checks). */
   groups: string[];
+  /**
+   * Trusted issuers of operator tokens for the node's RPC API: CA certificates (PEM) or JWKS
+   * documents (JSON). The fleet CA is always the first.
+   */
+  issuers?: string[];
 }
 
 /** The JSON reply of simpleenroll and simplereenroll. */
@@ -120,6 +125,10 @@ class Refusal extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
+}
+
+function withFleetIssuer(c: NodeConfig, caCertPem: string): NodeConfig {
+  return { ...c, issuers: [caCertPem, ...(c.issuers ?? []).filter((i) => i !== caCertPem)] };
 }
 
 function json(status: number, body: unknown): Response {
@@ -245,7 +254,7 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
       certificate: signed.certPem,
       chain: signed.chainPem,
       ca: opts.caCertPem,
-      config: opts.nodeConfig(identity),
+      config: withFleetIssuer(opts.nodeConfig(identity), opts.caCertPem),
     };
   }
 

@@ -31,6 +31,7 @@ const replySchema = z.object({
   config: z.object({
     brokers: z.array(z.string()).min(1),
     groups: z.array(z.string()).default([]),
+    issuers: z.array(z.string()).default([]),
   }),
 });
 
@@ -50,6 +51,8 @@ export interface Enrolment {
   brokers: string[];
   /** The node's groups. */
   groups: string[];
+  /** Trusted issuers of operator tokens (CA PEM or JWKS JSON), for the node's RPC API. */
+  issuers: string[];
   /** Enrolment URLs that worked (renewal goes there). */
   hubUrls: string[];
   /** Certificate validity, ms since the epoch. */
@@ -66,6 +69,7 @@ export const enrolmentSchema: z.ZodType<Omit<Enrolment, "keyPem">> = z.object({
   caPem: z.string(),
   brokers: z.array(z.string()),
   groups: z.array(z.string()),
+  issuers: z.array(z.string()).default([]),
   hubUrls: z.array(z.string()),
   notBeforeMs: z.number(),
   notAfterMs: z.number(),
@@ -158,6 +162,7 @@ async function accept(
     caPem: expected.caPem,
     brokers: reply.config.brokers,
     groups: reply.config.groups,
+    issuers: reply.config.issuers,
     hubUrls: [url],
     notBeforeMs: info.notBefore.getTime(),
     notAfterMs: info.notAfter.getTime(),
