@@ -32,6 +32,9 @@ export type ErrorCode =
   | "ENROL_UNREACHABLE"
   | "ENROL_BAD_REPLY"
   | "STATE_UNREADABLE"
+  | "AUTH_INVALID"
+  | "AUTH_DENIED"
+  | "AUDIT_FAILED"
   | "INTERNAL";
 
 /** Where in a file an error was found; lines and columns start at 1. */

@@ -90,7 +90,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "token",
-    summary: "make provisioning tokens signed by the fleet CA",
+    summary: "make provisioning and operator tokens, and caller key pairs",
     load: async () => (await import("./token.ts")).tokenCommand,
   },
   {

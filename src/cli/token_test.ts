@@ -4,6 +4,13 @@ import { readProvisioningToken, verifyProvisioningToken } from "../provisioning/
 import { makeTestCa } from "../provisioning/_testing.ts";
 import { type CliIo, exitCodeFor } from "./_common.ts";
 import { tokenCommand } from "./token.ts";
+import {
+  authenticateRequest,
+  authorize,
+  importCallerPrivateKey,
+  ReplayCache,
+  signRequest,
+} from "../rpc/mod.ts";
 
 type Captured = CliIo & { stdout: string; stderr: string };
 
@@ -92,7 +99,7 @@ Deno.test("scout token provisioning --out writes a 0600 file and prints nothing 
 Deno.test("scout token refuses bad usage with exit 2 and a hint", async () => {
   const cases: [string[], RegExp][] = [
     [[], /missing token kind/],
-    [["operator", "--ca", caDir], /unknown token kind "operator"/],
+    [["server", "--ca", caDir], /unknown token kind "server"/],
     [["provisioning", "--url", "https://h/"], /--ca DIR is required/],
     [["provisioning", "--ca", caDir], /exactly one of --url and --srv-domain/],
     [
@@ -127,6 +134,124 @@ Deno.test("scout token refuses a CA folder whose key does not belong to its cert
     match(r.stderr, /ca\.key does not match ca\.pem/);
     equal(r.stdout, "");
     ok(tokenCommand.help.includes("--srv-domain"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scout token keypair and operator make a token whose key signs accepted requests", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const k = await run([
+      "keypair",
+      "--out-private",
+      `${dir}/alice.key`,
+      "--out-public",
+      `${dir}/alice.pub`,
+    ]);
+    equal(k.code, 0, k.stderr);
+    equal((await Deno.stat(`${dir}/alice.key`)).mode! & 0o777, 0o600);
+    const r = await run([
+      "operator",
+      "--ca",
+      caDir,
+      "--name",
+      "alice",
+      "--public-key",
+      `${dir}/alice.pub`,
+      "--actions",
+      "trigger,resume",
+      "--nodes",
+      "web-*",
+      "--checks",
+      "http-*",
+      "--expires",
+      "2h",
+      "--json",
+    ]);
+    equal(r.code, 0, r.stderr);
+    const { token, claims } = JSON.parse(r.stdout);
+    deepEqual(
+      [
+        claims.purpose,
+        claims.sub,
+        claims.scout_actions,
+        claims.scout_nodes,
+        claims.scout_checks,
+        claims.exp - claims.iat,
+      ],
+      ["scout-operator", "alice", ["trigger", "resume"], "web-*", "http-*", 7200],
+    );
+    const now = Date.now();
+    const privateKey = await importCallerPrivateKey(await Deno.readTextFile(`${dir}/alice.key`));
+    const req = await signRequest({
+      action: "trigger",
+      target: "web-1",
+      args: { checks: ["http-a"] },
+      token,
+      privateKey,
+      now,
+    });
+    const a = await authenticateRequest(new TextEncoder().encode(JSON.stringify(req)), {
+      trust: [{ kind: "fleet-ca", certPem: ca.certPem }],
+      now,
+      seen: new ReplayCache(),
+      node: "web-1",
+    });
+    ok(a.ok, JSON.stringify(a));
+    deepEqual(
+      authorize({ claims: a.claims, action: "trigger", node: "web-1", checks: ["http-a"] }),
+      { allow: true },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scout token operator refuses missing flags, unknown actions, bad keys and stray flags", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/bad.pub`, "not a key");
+    const k = await run(["keypair", "--out-private", `${dir}/k`, "--out-public", `${dir}/k.pub`]);
+    equal(k.code, 0);
+    const cases: [string[], RegExp][] = [
+      [["operator", "--name", "a", "--public-key", `${dir}/k.pub`], /--ca DIR is required/],
+      [["operator", "--ca", caDir, "--public-key", `${dir}/k.pub`], /--name CALLER is required/],
+      [["operator", "--ca", caDir, "--name", "a"], /--public-key FILE is required/],
+      [
+        ["operator", "--ca", caDir, "--name", "a", "--public-key", `${dir}/bad.pub`],
+        /no ed25519 public key/,
+      ],
+      [[
+        "operator",
+        "--ca",
+        caDir,
+        "--name",
+        "a",
+        "--public-key",
+        `${dir}/k.pub`,
+        "--actions",
+        "shell",
+      ], /unknown action/],
+      [[
+        "operator",
+        "--ca",
+        caDir,
+        "--name",
+        "a",
+        "--public-key",
+        `${dir}/k.pub`,
+        "--url",
+        "https://h/",
+      ], /--url does not apply/],
+      [["keypair", "--out-private", `${dir}/x`], /--out-public FILE are required/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await run(args);
+      equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      match(r.stderr, why);
+      match(r.stderr, /hint: /);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

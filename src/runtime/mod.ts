@@ -60,3 +60,4 @@ export {
   type StdinRunner,
 } from "./stdin_runner.ts";
 export { createPinnedHttps, type JsonReply, type PinnedHttps } from "./https.ts";
+export { createDenoAuditSink, type DenoAuditSink } from "./audit_file.ts";
