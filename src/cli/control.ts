@@ -31,6 +31,39 @@ function age(seconds: number | undefined, nowS: number): string {
 
 const STATE_HELP = "  --state-dir DIR   the agent's state directory (default /var/lib/scout)\n";
 
+/** Help of `--fleet`, shared by checks, trigger, maintenance and resume. */
+const FLEET_HELP = `
+Fleet mode (--fleet): send one signed request to every node (scout.api._all.<action>) or to one
+node (scout.api.<identity with "." as "_">.<action>) through the broker and gather the replies.
+  --fleet             operate on the fleet instead of the local agent
+  --broker URL        broker (repeatable; env SCOUT_BROKER), with --tls-ca FILE and
+                      --tls-cert FILE --tls-key FILE or --creds FILE (env SCOUT_TLS_*, SCOUT_CREDS)
+  --token FILE        operator token (\`scout-hub token operator\`; env SCOUT_OPERATOR_TOKEN)
+  --key FILE          the caller's ed25519 private key bound to the token (env SCOUT_OPERATOR_KEY)
+  --identity PATTERN  nodes whose identity matches the glob (* = any run); without * only that node
+  --annotation K=V    nodes with a check whose latest result carries annotation K=V (repeatable)
+  --check NAME        nodes that have this check (repeatable); \`checks\` lists only these checks
+  --expect N          stop waiting once N (matching) nodes answered
+  --timeout DURATION  how long to wait for replies (default 5s; per round)
+  --json              print one JSON array, one {identity, ok, result, error} object per node
+
+Discovery: there is no node registry query yet, so without --expect or a plain --identity the
+command waits the whole --timeout for replies. trigger, maintenance and resume with an identity
+glob, --annotation or --check first ask the matching nodes for their checks (a read-only round),
+then send the action only to the nodes that matched, each on its own subject, and wait until all
+of them answered. Exit 0 when every node answered ok, 1 on any failure or missing answer, 2 on
+bad usage.
+`;
+
+/** Runs the fleet variant; fleet.ts loads only when --fleet is given. */
+async function runOnFleet(
+  action: "checks" | "trigger" | "maintenance" | "resume",
+  args: string[],
+  io: CliIo,
+): Promise<number> {
+  return await (await import("./fleet.ts")).runFleet(action, args, io);
+}
+
 /** The footer of `scout checks` for an agent in a fleet. */
 export function fleetLine(f: FleetStatus): string {
   return `fleet: ${f.connected ? "connected" : "NOT CONNECTED"}, ${f.waiting} event(s) waiting ` +
@@ -42,8 +75,9 @@ export const checksCommand: Command = {
   name: "checks",
   summary: "list the local agent's checks and their states",
   help:
-    `scout checks: list the local agent's checks\n\nUsage: scout checks [--json]\n\n${STATE_HELP}`,
+    `scout checks: list the local agent's checks\n\nUsage: scout checks [--json]\n       scout checks --fleet [fleet flags]\n\n${STATE_HELP}${FLEET_HELP}`,
   async run(args, io) {
+    if (args.includes("--fleet")) return await runOnFleet("checks", args, io);
     const { values } = parseFlags(args, {
       "state-dir": { type: "string" },
       json: { type: "boolean" },
@@ -88,8 +122,9 @@ function controlCommand(
     name,
     summary,
     help:
-      `scout ${name}: ${summary}\n\nUsage: scout ${name} [NAME...] [flags]\n\nNo name means every check.\n\n${STATE_HELP}${extraHelp}  --json            print the reply as JSON\n`,
+      `scout ${name}: ${summary}\n\nUsage: scout ${name} [NAME...] [flags]\n       scout ${name} [NAME...] --fleet [fleet flags]\n\nNo name means every check.\n\n${STATE_HELP}${extraHelp}  --json            print the reply as JSON\n${FLEET_HELP}`,
     async run(args, io) {
+      if (args.includes("--fleet")) return await runOnFleet(name, args, io);
       const { values, positionals } = parseFlags(args, {
         "state-dir": { type: "string" },
         json: { type: "boolean" },

@@ -8,6 +8,7 @@
 import { X509Certificate } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import {
+  createInbox,
   credsAuthenticator,
   headers as natsHeaders,
   type Msg,
@@ -50,6 +51,42 @@ export interface Bus {
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Resolves once the broker has processed everything sent so far. */
   flush(): Promise<void>;
+  /**
+   * Scatter-gather: publishes every request with one shared reply inbox and collects the
+   * replies until `expected` answers (replies plus no-responder notices) came, the signal
+   * aborts, or `maxWaitMs` passed since the publish. Never rejects for a missing answer.
+   */
+  gather(requests: GatherRequest[], opts: GatherOptions): Promise<GatherResult>;
+}
+
+/** One request of Bus.gather. */
+export interface GatherRequest {
+  /** Subject to publish on. */
+  subject: string;
+  /** The payload. */
+  data: Uint8Array;
+}
+
+/** Options of Bus.gather. */
+export interface GatherOptions {
+  /** Longest wait for answers, in ms from the publish. */
+  maxWaitMs: number;
+  /** Stop once this many answers came; default: wait the whole maxWaitMs. */
+  expected?: number;
+  /** Sees each reply as it arrives (progress); must not throw. */
+  onReply?(data: Uint8Array): void;
+  /** Stops gathering early; what came so far is returned. */
+  signal?: AbortSignal;
+}
+
+/** What Bus.gather collected. */
+export interface GatherResult {
+  /** The reply payloads in arrival order. */
+  replies: Uint8Array[];
+  /** How many "no responders" notices the broker sent (a subject nobody listens on). */
+  noResponders: number;
+  /** Why gathering ended. */
+  ended: "expected" | "timeout" | "aborted";
 }
 
 /** Options of Stream.ensure. */
@@ -537,6 +574,43 @@ export async function connectBroker(options: BrokerOptions): Promise<Broker> {
     async flush() {
       if (!nc) throw notConnected();
       await nc.flush();
+    },
+    async gather(requests, opts) {
+      const conn = nc as NatsConnection | null;
+      if (!conn) throw notConnected();
+      const replies: Uint8Array[] = [];
+      let noResponders = 0;
+      const done = Promise.withResolvers<GatherResult["ended"]>();
+      const enough = () =>
+        opts.expected !== undefined && replies.length + noResponders >= opts.expected;
+      const inbox = createInbox(options.inboxPrefix);
+      const sub = conn.subscribe(inbox, {
+        callback: (err: Error | null, m: Msg) => {
+          if (err) return emit("error", `gather inbox: ${err.message}`);
+          if (m.data.length === 0 && m.headers?.code === 503) noResponders++;
+          else {
+            replies.push(m.data);
+            try {
+              opts.onReply?.(m.data);
+            } catch { /* progress must not break gathering */ }
+          }
+          if (enough()) done.resolve("expected");
+        },
+      });
+      const timer = setTimeout(() => done.resolve("timeout"), Math.max(0, opts.maxWaitMs));
+      const onAbort = () => done.resolve("aborted");
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      if (opts.signal?.aborted) onAbort();
+      try {
+        for (const r of requests) conn.publish(r.subject, r.data, { reply: inbox });
+        if (opts.expected !== undefined && opts.expected <= 0) done.resolve("expected");
+        const ended = await done.promise;
+        return { replies: [...replies], noResponders, ended };
+      } finally {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        sub.unsubscribe();
+      }
     },
   };
 
