@@ -16,6 +16,7 @@ import {
   scoutSubject,
 } from "./events.ts";
 import { createManager, type Manager } from "./machine/mod.ts";
+import type { BusMessage } from "./transport/mod.ts";
 import type { DiscoverySources, Enrolment } from "./provisioning/mod.ts";
 import {
   type Clock,
@@ -81,7 +82,32 @@ export interface AgentConfig {
    * the hub), enrol, and join the fleet in this process. null: stay standalone.
    */
   provisioning?: ProvisioningConfig | null;
+  /** The node API over the fleet broker; defaults apply when absent (see RpcConfig). */
+  rpc?: RpcConfig;
 }
+
+/** The node API (`scout.api.<token>.<action>`), served whenever the agent is in the fleet. */
+export interface RpcConfig {
+  /**
+   * Extra trusted token issuers (`--rpc-trust`): a CA certificate PEM or a JWKS JSON document
+   * with an `issuer` member, with where each came from. They come before the defaults; the
+   * broker's CA (flags) is trusted by default only when none of them is a CA certificate.
+   */
+  trust: { text: string; where: string }[];
+  /** The local policy file; null for none. */
+  policyFile: string | null;
+  /** Requests a minute per caller. @default 120 */
+  perCallerPerMinute?: number;
+  /** Requests handled at once; more are answered "busy". @default 8 */
+  maxConcurrent?: number;
+  /** Size cap of a request, bytes. @default 65536 */
+  maxBytes?: number;
+  /** Size at which `<state-dir>/audit/rpc.log` is rotated, bytes. @default 10 MiB */
+  auditMaxBytes?: number;
+}
+
+/** The default local policy file, used when it exists. */
+export const DEFAULT_POLICY_FILE = "/etc/scout/policy.yaml";
 
 /** How an agent without a broker finds its way into the fleet. */
 export interface ProvisioningConfig {
@@ -111,6 +137,8 @@ export interface FleetConfig {
   policy: PublishPolicy;
   /** Every check's current state is re-sent this often (0: never), so a view can be rebuilt. */
   announceMs: number;
+  /** Trusted issuers of operator tokens from enrolment (CA PEM or JWKS JSON; fleet CA first). */
+  issuers?: string[];
 }
 
 /** Ports the agent builds for itself unless a test passes its own. */
@@ -213,7 +241,44 @@ export async function startAgent(
   // The fleet connection: from flags at start, or later from enrolment (and again after each
   // renewal, with the new certificate).
   let fleetConfig: FleetConfig | null = config.fleet;
-  let fleet = config.fleet ? await joinFleet(config.fleet, config, logger) : null;
+  // The node API, served whenever the agent is in the fleet. The service is built on the
+  // first request (it loads jose, zod and yaml); the trust follows the fleet connection.
+  if (config.rpc?.trust.length) {
+    // A trust file this agent cannot use stops it at start, not at the first request.
+    const { parseTrustedIssuer } = await import("./rpc/mod.ts");
+    for (const t of config.rpc.trust) parseTrustedIssuer(t.text, t.where);
+  }
+  let rpcTrust: Promise<import("./rpc/mod.ts").TrustedIssuer[]> = Promise.resolve([]);
+  let rpcTrustNow: import("./rpc/mod.ts").TrustedIssuer[] = [];
+  let rpcService: Promise<RpcHandler> | null = null;
+  let hosted: Manager | null = null;
+  const rpcHandler = (fc: FleetConfig): RpcHandler => {
+    rpcTrust = fleetTrust(fc, config.rpc);
+    rpcTrust.catch((e) => logger.error("RPC trust is unusable", { error: formatError(e) }));
+    return async (action, raw) => {
+      rpcTrustNow = await rpcTrust;
+      if (hosted === null) {
+        return new TextEncoder().encode(JSON.stringify({
+          ok: false,
+          identity: config.identity,
+          id: null,
+          action: null,
+          error: { code: "BUSY", reason: "busy: the agent is starting; try again in a moment" },
+        }));
+      }
+      rpcService ??= createAgentRpc(config, {
+        manager: hosted,
+        clock,
+        logger,
+        trust: () => rpcTrustNow,
+        gossHost: () => (gossHost ??= createDenoGossHost({ runner })),
+      });
+      return await (await rpcService)(action, raw);
+    };
+  };
+  let fleet = config.fleet
+    ? await joinFleet(config.fleet, config, logger, rpcHandler(config.fleet))
+    : null;
   const out = new TextEncoder();
   let announcing = false;
   const emit = (ev: ScoutEvent) => {
@@ -256,6 +321,7 @@ export async function startAgent(
       path: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     },
   });
+  hosted = manager;
   // Enrolment (started below, once the checks run); the control socket can force it again.
   let provisioning: ReturnType<typeof startProvisioning> | null = null;
   // The socket comes first: it refuses to start when another agent uses this state dir,
@@ -340,7 +406,7 @@ export async function startAgent(
     fleet = null;
     await old?.stop();
     fleetConfig = fc;
-    fleet = await joinFleet(fc, config, logger);
+    fleet = await joinFleet(fc, config, logger, rpcHandler(fc));
     periodic = startPeriodic(fc);
     // Everyone in the fleet learns this node's checks at once.
     announcing = true;
@@ -403,6 +469,7 @@ async function joinFleet(
   fleet: FleetConfig,
   config: AgentConfig,
   logger: Logger,
+  rpc: RpcHandler,
 ): Promise<{
   send(ev: ScoutEvent, json: string): void;
   dropped(): number;
@@ -426,6 +493,20 @@ async function joinFleet(
         ? logger.info("broker connected", { server: e.detail })
         : logger.warn(`broker ${e.kind}`, { detail: e.detail }),
   });
+  // The node API: this node's subjects and the whole fleet's, answered on the reply subject.
+  const token = identityToken(config.identity);
+  const onRequest = (m: BusMessage) => {
+    const respond = m.respond;
+    if (!respond) return; // not a request: nobody to answer
+    const action = m.subject.slice(m.subject.lastIndexOf(".") + 1);
+    void rpc(action, m.data).then(
+      respond,
+      (e) => logger.warn("RPC reply failed", { error: formatError(e) }),
+    );
+  };
+  const apiSubs = [`scout.api.${token}.*`, `scout.api._all.*`].map((s) =>
+    broker.bus.subscribe(s, onRequest)
+  );
   const spool = openSpool({ dir: `${config.stateDir}/spool`, maxBytes: fleet.spoolBytes });
   if (spool.dropped() > 0) {
     logger.warn("events were dropped from a full spool", { dropped: spool.dropped() });
@@ -453,6 +534,7 @@ async function joinFleet(
         publisher.kick();
         await new Promise((r) => setTimeout(r, 50));
       }
+      for (const s of apiSubs) s.unsubscribe();
       await publisher.stop();
       await broker.close();
       spool.close();
@@ -461,8 +543,16 @@ async function joinFleet(
 }
 
 /** The fleet connection settings an enrolment gives. */
-function enrolmentFleet(e: Enrolment): Pick<FleetConfig, "urls" | "ca" | "cert" | "key"> {
-  return { urls: e.brokers, ca: e.caPem, cert: e.certPem + e.chainPem, key: e.keyPem };
+function enrolmentFleet(
+  e: Enrolment,
+): Pick<FleetConfig, "urls" | "ca" | "cert" | "key" | "issuers"> {
+  return {
+    urls: e.brokers,
+    ca: e.caPem,
+    cert: e.certPem + e.chainPem,
+    key: e.keyPem,
+    issuers: e.issuers,
+  };
 }
 
 /** Files of a stored enrolment, in `<state-dir>/tls/`. */
@@ -662,4 +752,209 @@ function startProvisioning(
       await loop;
     },
   };
+}
+
+/** Answers one node API request: the subject's action and the raw request in, the reply out. */
+type RpcHandler = (action: string, raw: Uint8Array) => Promise<Uint8Array>;
+
+/** The trusted token issuers of a fleet connection: `--rpc-trust`, then enrolment's or the broker CA. */
+async function fleetTrust(
+  fc: FleetConfig,
+  rpc: RpcConfig | undefined,
+): Promise<import("./rpc/mod.ts").TrustedIssuer[]> {
+  const { parseTrustedIssuer } = await import("./rpc/mod.ts");
+  const out = (rpc?.trust ?? []).map((t) => parseTrustedIssuer(t.text, t.where));
+  if (fc.issuers !== undefined && fc.issuers.length > 0) {
+    for (const [i, text] of fc.issuers.entries()) {
+      try {
+        out.push(parseTrustedIssuer(text, `enrolment issuer ${i + 1}`));
+      } catch { /* an issuer this agent cannot use is not trusted */ }
+    }
+  } else if (!out.some((t) => t.kind === "fleet-ca")) {
+    out.push(parseTrustedIssuer(fc.ca, "--tls-ca"));
+  }
+  return out;
+}
+
+/**
+ * Builds the node API service over the manager: the local policy file (re-read when it
+ * changes; a broken file fails closed), the audit log in `<state-dir>/audit/rpc.log` and the
+ * goss engine in its untrusted mode for rules sent over the network.
+ */
+async function createAgentRpc(
+  config: AgentConfig,
+  deps: {
+    manager: Manager;
+    clock: Clock;
+    logger: Logger;
+    trust: () => import("./rpc/mod.ts").TrustedIssuer[];
+    gossHost: () => ReturnType<typeof createDenoGossHost>;
+  },
+): Promise<RpcHandler> {
+  const rpcMod = await import("./rpc/mod.ts");
+  const { createDenoAuditSink } = await import("./runtime/audit_file.ts");
+  const { manager, clock, logger } = deps;
+  const rc = config.rpc;
+  const policyFile = rc ? rc.policyFile : DEFAULT_POLICY_FILE;
+  const auditDir = `${config.stateDir}/audit`;
+  await ensureDir(auditDir, 0o700);
+  const audit = rpcMod.createAuditLog({
+    sink: createDenoAuditSink(auditDir),
+    path: `${auditDir}/rpc.log`,
+    ...(rc?.auditMaxBytes ? { maxBytes: rc.auditMaxBytes } : {}),
+    clock,
+  });
+  // The policy, re-read when its modification time changes (checked at most every 2 s).
+  let policy: import("./rpc/mod.ts").LocalPolicy | undefined;
+  let policyStamp = "";
+  let policyCheckedAt = -Infinity;
+  const loadPolicy = () => {
+    if (policyFile === null) return undefined;
+    const now = clock.now();
+    if (now - policyCheckedAt < 2_000) return policy;
+    policyCheckedAt = now;
+    let stamp = "absent";
+    try {
+      const st = Deno.statSync(policyFile);
+      stamp = `${st.mtime?.getTime()}:${st.size}`;
+    } catch { /* absent: no local policy */ }
+    if (stamp === policyStamp) return policy;
+    policyStamp = stamp;
+    if (stamp === "absent") {
+      policy = undefined;
+      return policy;
+    }
+    try {
+      policy = rpcMod.parsePolicy(Deno.readTextFileSync(policyFile), policyFile);
+      logger.info("RPC policy loaded", { file: policyFile, rules: policy.rules.length });
+    } catch (e) {
+      // Fail closed: listing only, until the file is fixed.
+      policy = { require_allow_rule: true, rules: [] };
+      logger.error("the RPC policy is broken: only listing is allowed until it is fixed", {
+        error: formatError(e),
+      });
+    }
+    return policy;
+  };
+  loadPolicy();
+  const stateDir = await Deno.realPath(config.stateDir).catch(() => config.stateDir);
+  const service = rpcMod.createRpcService({
+    node: config.identity,
+    control: {
+      list: (checksOnly) => manager.list(checksOnly),
+      trigger: (names) => manager.trigger(names),
+      maintenance: (names, m) => manager.maintenance(names, m),
+      resume: (names) => manager.resume(names),
+      states: () => machineStates(manager),
+      transition: async (name, transition) => {
+        const m = manager.get(name);
+        if (!m) return { ok: false, reason: `unknown machine ${name}` };
+        const r = await m.transition(transition, "operator");
+        return r.kind === "invalid" ? { ok: false, reason: r.reason } : { ok: true };
+      },
+    },
+    trust: deps.trust,
+    policy: loadPolicy,
+    audit,
+    clock,
+    ...(rc?.maxBytes ? { maxBytes: rc.maxBytes } : {}),
+    rateLimit: { perCallerPerMinute: rc?.perCallerPerMinute ?? 120 },
+    maxConcurrent: rc?.maxConcurrent ?? 8,
+    goss: (req) => runGossRequest(req, { stateDir, host: deps.gossHost(), clock }),
+    onError: (message, detail) => logger.error(message, detail),
+  });
+  return (action, raw) => service.handle(action, raw);
+}
+
+/** Choria's MachineState of every hosted machine. */
+function machineStates(manager: Manager): import("./rpc/mod.ts").MachineStateInfo[] {
+  return manager.list(false).map((info) => {
+    const m = manager.get(info.name);
+    const state = info.state;
+    const scout = info.nagios !== null;
+    return {
+      name: info.name,
+      version: info.version,
+      state,
+      path: m?.spec.location.file ?? m?.spec.dir ?? "",
+      id: info.instanceId,
+      start_time: info.startTime,
+      available_transitions: (m?.spec.transitions ?? []).filter((t) => t.from.includes(state))
+        .map((t) => t.name),
+      scout,
+      ...(scout ? { current_state: info.status } : {}),
+    };
+  });
+}
+
+/**
+ * goss_validate on the node: a gossfile (and vars file) on the node outside the state
+ * directory, or rules sent with the request, which run in goss's untrusted mode (no includes,
+ * no readFile, no resource types that run programs, nothing inside the state directory).
+ * The reply has Choria's fields: failures, results, runtime, success, skipped, summary, tests.
+ */
+async function runGossRequest(
+  req: import("./rpc/mod.ts").GossRequest,
+  deps: { stateDir: string; host: ReturnType<typeof createDenoGossHost>; clock: Clock },
+): Promise<Record<string, unknown>> {
+  const g = await import("./goss/mod.ts");
+  for (const [flag, path] of [["file", req.file], ["vars", req.vars]] as const) {
+    if (path === undefined) continue;
+    if (!path.startsWith("/") || path.split("/").includes("..")) {
+      throw new ScoutError("USAGE", `${flag} must be an absolute path without "..": ${path}`);
+    }
+    if (path === deps.stateDir || path.startsWith(`${deps.stateDir}/`)) {
+      throw new ScoutError("USAGE", `${flag} is inside the agent's state directory: refused`);
+    }
+  }
+  const host = await deps.host;
+  const spec = await g.loadGossfile(req.file ?? "rules-sent-over-rpc.yaml", {
+    host,
+    resources: g.RESOURCE_TYPES,
+    untrusted: req.untrusted,
+    ...(req.rules !== undefined ? { text: req.rules } : {}),
+    ...(req.vars !== undefined ? { vars: [req.vars] } : {}),
+    ...(req.yamlVars !== undefined ? { varsInline: req.yamlVars } : {}),
+  });
+  if (req.untrusted) {
+    const runs = new Set(g.RESOURCE_TYPES.filter((t) => t.runsCommands).map((t) => t.type));
+    const bad = [...new Set(spec.resources.filter((r) => runs.has(r.type)).map((r) => r.type))];
+    if (bad.length > 0) {
+      throw new ScoutError(
+        "AUTH_DENIED",
+        `${
+          bad.join(", ")
+        } resources are refused in rules sent over RPC (they run programs on the node)`,
+      );
+    }
+  }
+  const started = deps.clock.now();
+  const timeout = Promise.withResolvers<"timeout">();
+  const timer = deps.clock.setTimer(20_000, () => timeout.resolve("timeout"));
+  try {
+    const results = await Promise.race([
+      g.validate(spec, {
+        resources: g.RESOURCE_TYPES,
+        host,
+        maxConcurrent: 4,
+        deniedPaths: [deps.stateDir],
+        untrusted: req.untrusted,
+      }),
+      timeout.promise,
+    ]);
+    if (results === "timeout") throw new ScoutError("CONTROL", "goss validate timed out after 20s");
+    const doc = g.structuredDocument(results) as { results: unknown[] };
+    const s = results.summary;
+    return {
+      failures: s["failed-count"],
+      results: doc.results,
+      runtime: (deps.clock.now() - started) / 1000,
+      success: s["test-count"] - s["failed-count"] - s["skipped-count"],
+      skipped: s["skipped-count"],
+      summary: s["summary-line"],
+      tests: s["test-count"],
+    };
+  } finally {
+    timer.cancel();
+  }
 }

@@ -1,7 +1,9 @@
 import {
   DEFAULT_PLUGIN_DIRS,
+  DEFAULT_POLICY_FILE,
   type FleetConfig,
   type ProvisioningConfig,
+  type RpcConfig,
   startAgent,
 } from "../agent.ts";
 import { parseDuration, parseIdentity } from "../config/mod.ts";
@@ -51,10 +53,22 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
                           enrol with this provisioning token (else the token embedded at
                           build time, else /etc/scout/provisioning.jwt)
   --dns-server HOST:PORT  DNS server for the SRV lookup of a token that names a domain
+  --rpc-trust FILE        trust operator tokens from this issuer (repeatable): a CA certificate
+                          (PEM) or a JWKS document with an "issuer" member (JSON); enrolment's
+                          issuers, or the --tls-ca CA, are trusted too (SCOUT_RPC_TRUST: a
+                          ":"-separated list)
+  --rpc-policy FILE       local policy of the node API (default /etc/scout/policy.yaml when it
+                          exists)
+  --rpc-rate N            node API requests a minute per caller (default 120)
+  --rpc-max-concurrent N  node API requests handled at once; more are answered "busy" (default 8)
 
 Without --broker and --standalone the agent enrols: it finds a provisioning token, makes its
 key, gets a certificate from the hub and joins the fleet over mutual TLS, in this process,
-renewing before expiry. With no token to find it runs standalone and keeps looking.`;
+renewing before expiry. With no token to find it runs standalone and keeps looking.
+
+In the fleet the agent answers the node API (scout.api.<token>.<action>, scout.api._all.<action>):
+signed requests with an operator token, authorized by the token and the local policy, audited
+in <state-dir>/audit/rpc.log.`;
 
 /** Where `scripts/build.ts --provisioning-token FILE` puts the token it embeds in the binary. */
 const EMBEDDED_TOKEN = new URL("../../dist/provisioning.jwt", import.meta.url);
@@ -113,6 +127,49 @@ function fleetSettings(
   return { spoolBytes, policy: policy as PublishPolicy, announceMs };
 }
 
+/** Node API settings from the --rpc-* flags and their SCOUT_* twins. */
+async function rpcConfig(
+  values: Record<string, string | boolean | string[] | undefined>,
+  io: CliIo,
+): Promise<RpcConfig> {
+  const files = (values["rpc-trust"] as string[] | undefined) ??
+    io.env("SCOUT_RPC_TRUST")?.split(":").filter((f) => f !== "") ?? [];
+  const trust = [];
+  for (const file of files) {
+    try {
+      trust.push({ text: await Deno.readTextFile(file), where: file });
+    } catch (e) {
+      throw new ScoutError("USAGE", `cannot read --rpc-trust ${file}: ${(e as Error).message}`, {
+        hint: "give a CA certificate (PEM) or a JWKS document (JSON) the agent can read",
+      });
+    }
+  }
+  const policyFlag = (values["rpc-policy"] as string | undefined) ?? io.env("SCOUT_RPC_POLICY");
+  if (policyFlag !== undefined) {
+    try {
+      await Deno.stat(policyFlag);
+    } catch (e) {
+      throw new ScoutError(
+        "USAGE",
+        `cannot read --rpc-policy ${policyFlag}: ${(e as Error).message}`,
+      );
+    }
+  }
+  const count = (flag: string, dflt: number) => {
+    const n = Number(values[flag] ?? dflt);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new ScoutError("USAGE", `--${flag} must be a whole number of at least 1`);
+    }
+    return n;
+  };
+  return {
+    trust,
+    policyFile: policyFlag ?? DEFAULT_POLICY_FILE,
+    perCallerPerMinute: count("rpc-rate", 120),
+    maxConcurrent: count("rpc-max-concurrent", 8),
+  };
+}
+
 /** Enrolment settings, unless --standalone or a broker was given. */
 function provisioningConfig(
   values: Record<string, string | boolean | string[] | undefined>,
@@ -161,6 +218,10 @@ export const agentCommand: Command = {
       "log-level": { type: "string" },
       "provisioning-token": { type: "string" },
       "dns-server": { type: "string" },
+      "rpc-trust": { type: "string", multiple: true },
+      "rpc-policy": { type: "string" },
+      "rpc-rate": { type: "string" },
+      "rpc-max-concurrent": { type: "string" },
     }, "agent");
     const identity = parseIdentity(
       flagOrEnv(values.identity, io, "SCOUT_IDENTITY", defaultIdentity(io)),
@@ -179,6 +240,7 @@ export const agentCommand: Command = {
       throw new ScoutError("USAGE", `--max-concurrent must be a whole number of at least 1`);
     }
     const fleet = await fleetConfig(values, io);
+    const rpc = await rpcConfig(values, io);
     const provisioning = fleet ? null : provisioningConfig(values, io);
     const level = (values["log-level"] ?? io.env("SCOUT_LOG_LEVEL") ?? "info") as LogLevel;
     const logger = createConsoleLogger({ level });
@@ -203,6 +265,7 @@ export const agentCommand: Command = {
       fleet,
       provisioning,
       printEvents: !(values.quiet ?? false),
+      rpc,
     }, { logger });
     await done.promise;
     Deno.removeSignalListener("SIGINT", onSignal);

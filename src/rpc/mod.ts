@@ -63,3 +63,17 @@ export {
   type AuditSink,
   createAuditLog,
 } from "./audit.ts";
+export {
+  createRpcService,
+  type GossRequest,
+  type MachineStateInfo,
+  parseTrustedIssuer,
+  RateLimiter,
+  type RpcCheckInfo,
+  type RpcControl,
+  type RpcControlResult,
+  type RpcErrorCode,
+  type RpcReply,
+  type RpcService,
+  type RpcServiceOptions,
+} from "./service.ts";
