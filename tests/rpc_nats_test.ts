@@ -203,10 +203,19 @@ Deno.test({
       deepEqual(trig.result!["transitioned"], ["web_a"]);
       deepEqual(trig.result!["failed"], []);
       deepEqual(trig.result!["skipped"], []);
-      const maint = await call("maintenance", { checks: ["web_b"] });
+      const maint = await call("maintenance", {
+        checks: ["web_b"],
+        for_ms: 3_600_000,
+        reason: "patching",
+      });
       ok(maint.ok, JSON.stringify(maint));
       deepEqual(maint.result!["transitioned"], ["web_b"]);
-      equal(agent1.manager.list(false).find((m) => m.name === "web_b")!.state, "MAINTENANCE");
+      const inMaint = agent1.manager.list(false).find((m) => m.name === "web_b")!;
+      equal(inMaint.state, "MAINTENANCE");
+      const mi = (inMaint as unknown as { maintenance: { reason: string; untilMs: number } })
+        .maintenance;
+      equal(mi.reason, "patching");
+      ok(Math.abs(mi.untilMs - (Date.now() + 3_600_000)) < 60_000, String(mi.untilMs));
       const resume = await call("resume", { checks: ["web_b"] });
       ok(resume.ok, JSON.stringify(resume));
       deepEqual(resume.result!["transitioned"], ["web_b"]);

@@ -36,6 +36,10 @@ export interface FleetArgs {
   action: FleetAction;
   /** Check names the action acts on (positionals; empty = every check). */
   checks: string[];
+  /** Maintenance: end it by itself after this long, ms. */
+  forMs?: number;
+  /** Maintenance: why. */
+  reason?: string;
   /** Identity glob or plain identity; undefined = every node. */
   identity?: string;
   /** Annotation filters, every one must match. */
@@ -79,12 +83,10 @@ export function parseFleetArgs(action: FleetAction, args: string[], io: CliIo): 
   if (values["state-dir"] !== undefined) {
     throw usage("--state-dir is for the local agent, not for --fleet", help);
   }
-  if (values.for !== undefined || values.reason !== undefined) {
-    throw usage(
-      "--for and --reason are not supported with --fleet: the node API's maintenance takes check names only",
-      "put the fleet's checks into maintenance without them, or use each node's local command",
-    );
+  if ((values.for !== undefined || values.reason !== undefined) && action !== "maintenance") {
+    throw usage("--for and --reason belong to maintenance", help);
   }
+  const forMs = values.for === undefined ? undefined : parseDuration(values.for);
   if (action === "checks" && positionals.length > 0) {
     throw usage(`scout checks takes no names (got ${positionals.join(" ")})`, "use --check NAME");
   }
@@ -127,6 +129,8 @@ export function parseFleetArgs(action: FleetAction, args: string[], io: CliIo): 
   return {
     action,
     checks: positionals,
+    ...(forMs === undefined ? {} : { forMs }),
+    ...(values.reason === undefined ? {} : { reason: values.reason }),
     ...(identity === undefined ? {} : { identity }),
     annotations,
     checkFilter: values.check ?? [],
@@ -469,7 +473,11 @@ export async function runFleet(
       : await signRequest({
         action: a,
         target,
-        args: args.checks.length ? { checks: args.checks } : {},
+        args: {
+          ...(args.checks.length ? { checks: args.checks } : {}),
+          ...(a === "maintenance" && args.forMs !== undefined ? { for_ms: args.forMs } : {}),
+          ...(a === "maintenance" && args.reason !== undefined ? { reason: args.reason } : {}),
+        },
         token,
         privateKey,
         now: deps.now(),

@@ -155,7 +155,15 @@ Deno.test("fleet args: every mistake is a usage error (exit 2)", async () => {
   usage("trigger", ["--timeout", "soon"]);
   usage("trigger", ["--identity", "bad_identity"]);
   usage("trigger", ["--identity", "web/*"]);
-  usage("maintenance", ["--for", "2h"]);
+  usage("trigger", ["--for", "2h"]);
+  usage("maintenance", ["--for", "soon"]);
+  const m = parseFleetArgs(
+    "maintenance",
+    [...BASE, "--for", "2h", "--reason", "patching"],
+    capture(),
+  );
+  equal(m.forMs, 7_200_000);
+  equal(m.reason, "patching");
   usage("checks", ["web"]);
   usage("trigger", ["--state-dir", "/tmp"]);
   usage("trigger", ["--bogus"]);

@@ -37,7 +37,13 @@ export const ARGS_SCHEMAS = {
   checks: z.strictObject({}),
   machine_states: z.strictObject({}),
   trigger: z.strictObject({ checks: checkNames.optional() }),
-  maintenance: z.strictObject({ checks: checkNames.optional() }),
+  maintenance: z.strictObject({
+    checks: checkNames.optional(),
+    /** Scout: end maintenance by itself after this many ms. */
+    for_ms: z.number().int().positive().max(366 * 86_400_000).optional(),
+    /** Scout: why, shown in events and `scout checks`. */
+    reason: z.string().max(1024).optional(),
+  }),
   resume: z.strictObject({ checks: checkNames.optional() }),
   goss_validate: z.strictObject({
     file: z.string().min(1).max(4096).optional(),

@@ -298,8 +298,10 @@ export function createRpcService(opts: RpcServiceOptions): RpcService {
           : request.action === "resume"
           ? await opts.control.resume(names)
           : await opts.control.maintenance(names, {
-            reason: `requested over RPC by ${claims.sub}`,
-            untilMs: null,
+            reason: request.args.reason ?? `requested over RPC by ${claims.sub}`,
+            untilMs: request.args.for_ms === undefined
+              ? null
+              : opts.clock.now() + request.args.for_ms,
           });
         const result = controlReply(r);
         if (names.length > 0 && r.transitioned.length + r.skipped.length !== names.length) {
