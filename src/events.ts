@@ -803,3 +803,324 @@ export function parseEvent(json: unknown): ScoutEvent {
   }
   return { ...env.data, data: d } as ScoutEvent;
 }
+
+// ---------------------------------------------------------------------------------------------
+// fast path
+
+/** The outcome of checking a received event without throwing: the event, or why it is refused. */
+export type EventCheck =
+  | { ok: true; event: ScoutEvent }
+  | { ok: false; error: ScoutError };
+
+/**
+ * parseEvent as a result instead of an exception: the reference (zod) path that
+ * {@link verifyEventFast} must agree with.
+ */
+export function safeParseEvent(json: unknown): EventCheck {
+  try {
+    return { ok: true, event: parseEvent(json) };
+  } catch (e) {
+    if (e instanceof ScoutError) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/** zod's `z.iso.datetime({ offset: true })` pattern (zod 4.6), for `history[].execute`. */
+const ISO_DATETIME_OFFSET =
+  /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|([+-](?:[01]\d|2[0-3]):[0-5]\d)))$/;
+
+/** Envelope attributes the schema names itself; every other attribute is an extension. */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set([
+  "specversion",
+  "id",
+  "source",
+  "type",
+  "subject",
+  "datacontenttype",
+  "time",
+  "data",
+  ...Object.values(SCOUT_EXTENSIONS),
+]);
+const TRANSITION_KEYS: ReadonlySet<string> = new Set([
+  "protocol",
+  "identity",
+  "id",
+  "version",
+  "timestamp",
+  "machine",
+  "transition",
+  "from_state",
+  "to_state",
+]);
+const NAGIOS_STATUS: ReadonlySet<unknown> = new Set(["OK", "WARNING", "CRITICAL", "UNKNOWN"]);
+const EXEC_OUTCOMES: ReadonlySet<unknown> = new Set(["unknown", "skipped", "error", "success"]);
+const TIMER_STATES: ReadonlySet<unknown> = new Set(["running", "stopped"]);
+const SCHEDULE_STATES: ReadonlySet<unknown> = new Set(["unknown", "off", "on", "skipped"]);
+const WIRE_UNITS: ReadonlySet<unknown> = UNITS;
+const NAGIOS_TYPE = watcherProtocol("nagios");
+const EXEC_TYPE = watcherProtocol("exec");
+const TIMER_TYPE = watcherProtocol("timer");
+const SCHEDULE_TYPE = watcherProtocol("schedule");
+const LIFECYCLE_TYPES: ReadonlySet<string> = new Set(
+  ["startup", "shutdown", "alive", "provisioned"].map(lifecycleProtocol),
+);
+
+/** Returned by the fast checks for a value only the reference path can judge exactly. */
+const UNSURE = Symbol("unsure");
+type Problem = string | null | typeof UNSURE;
+
+type Obj = Record<string, unknown>;
+
+/** 0 not an object (or an array), 1 a plain object, 2 an object zod may see differently. */
+function objKind(v: unknown): 0 | 1 | 2 {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return 0;
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return 2;
+  return Object.hasOwn(v, "__proto__") ? 2 : 1;
+}
+
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isI32 = (v: unknown): v is number => typeof v === "number" && isInt32(v);
+
+function perfdataProblem(list: unknown, where: string): Problem {
+  if (!Array.isArray(list)) return `${where} is not an array`;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    const k = objKind(p);
+    if (k === 0) return `${where}.${i} is not an object`;
+    if (k === 2) return UNSURE;
+    const o = p as Obj;
+    if (!WIRE_UNITS.has(o["unit"])) return `${where}.${i}.unit is not a Choria unit`;
+    if (!isStr(o["label"])) return `${where}.${i}.label is not a string`;
+    if (!isNum(o["value"])) return `${where}.${i}.value is not a number`;
+    let n = 0;
+    for (const _ in o) n++;
+    if (n !== 3) return UNSURE; // zod strips unknown keys of a perfdata item
+  }
+  return null;
+}
+
+function historyProblem(list: unknown): Problem {
+  if (list === undefined) return null;
+  if (!Array.isArray(list)) return "history is not an array";
+  if (list.length > NAGIOS_HISTORY_LIMIT) return "history is too long";
+  for (let i = 0; i < list.length; i++) {
+    const h = list[i];
+    const k = objKind(h);
+    if (k === 0) return `history.${i} is not an object`;
+    if (k === 2) return UNSURE;
+    const o = h as Obj;
+    const execute = o["execute"];
+    if (!isStr(execute) || !ISO_DATETIME_OFFSET.test(execute)) {
+      return `history.${i}.execute is not an ISO datetime`;
+    }
+    const status = o["status"];
+    if (!isInt(status) || status < 0 || status > 3) return `history.${i}.status is not 0..3`;
+    const perfdata = o["perfdata"];
+    let want = 2;
+    if (perfdata !== undefined) {
+      want = 3;
+      if (Array.isArray(perfdata) && perfdata.length === 0) {
+        return `history.${i}.perfdata is empty`;
+      }
+      const p = perfdataProblem(perfdata, `history.${i}.perfdata`);
+      if (p !== null) return p;
+    }
+    let n = 0;
+    for (const _ in o) n++;
+    if (n !== want) return UNSURE; // zod strips unknown keys of a history item
+  }
+  return null;
+}
+
+function watcherBaseProblem(d: Obj, watcherType: string): Problem {
+  if (!isStr(d["id"])) return "data.id is not a string";
+  if (!isStr(d["version"])) return "data.version is not a string";
+  if (d["type"] !== watcherType) return `data.type is not "${watcherType}"`;
+  if (!isStr(d["machine"])) return "data.machine is not a string";
+  if (!isStr(d["name"])) return "data.name is not a string";
+  return null;
+}
+
+function annotationsProblem(a: unknown): Problem {
+  const k = objKind(a);
+  if (k === 0) return "data.annotations is not an object";
+  if (k === 2) return UNSURE;
+  const o = a as Obj;
+  for (const key in o) {
+    if (!isStr(o[key])) return `data.annotations.${key} is not a string`;
+  }
+  return null;
+}
+
+/** The data checks of each type; `protocol`, `identity` and `timestamp` are checked by the caller. */
+function dataProblem(type: string, d: Obj): Problem {
+  switch (type) {
+    case TRANSITION_PROTOCOL: {
+      for (const key in d) if (!TRANSITION_KEYS.has(key)) return `data.${key} is not allowed`;
+      for (const key of ["id", "version", "machine", "transition", "from_state", "to_state"]) {
+        if (!isStr(d[key])) return `data.${key} is not a string`;
+      }
+      return null;
+    }
+    case NAGIOS_TYPE: {
+      const base = watcherBaseProblem(d, "nagios");
+      if (base !== null) return base;
+      if (!isStr(d["plugin"])) return "data.plugin is not a string";
+      const status = d["status"];
+      if (!NAGIOS_STATUS.has(status)) return "data.status is not a Nagios status";
+      if (d["status_code"] !== STATUS_CODE[status as NagiosStatus]) {
+        return "status_code does not match status";
+      }
+      if (!isStr(d["output"])) return "data.output is not a string";
+      if (!isInt(d["check_time"])) return "data.check_time is not an integer";
+      const runtime = d["runtime"];
+      if (!isNum(runtime) || runtime < 0) return "data.runtime is not a number >= 0";
+      const perf = perfdataProblem(d["perfdata"], "data.perfdata");
+      if (perf !== null) return perf;
+      const hist = historyProblem(d["history"]);
+      if (hist !== null) return hist;
+      return annotationsProblem(d["annotations"]);
+    }
+    case EXEC_TYPE: {
+      const base = watcherBaseProblem(d, "exec");
+      if (base !== null) return base;
+      if (!isStr(d["command"])) return "data.command is not a string";
+      if (!EXEC_OUTCOMES.has(d["previous_outcome"])) return "data.previous_outcome is unknown";
+      const t = d["previous_run_time"];
+      return isInt(t) && t >= 0 ? null : "data.previous_run_time is not an integer >= 0";
+    }
+    case TIMER_TYPE: {
+      const base = watcherBaseProblem(d, "timer");
+      if (base !== null) return base;
+      if (!TIMER_STATES.has(d["state"])) return "data.state is unknown";
+      const t = d["timer"];
+      return isInt(t) && t >= 0 ? null : "data.timer is not an integer >= 0";
+    }
+    case SCHEDULE_TYPE: {
+      const base = watcherBaseProblem(d, "schedule");
+      if (base !== null) return base;
+      return SCHEDULE_STATES.has(d["state"]) ? null : "data.state is unknown";
+    }
+    default: {
+      if (!LIFECYCLE_TYPES.has(type)) return "unknown event type";
+      const id = d["id"];
+      if (!isStr(id) || id.length === 0) return "data.id is not a non-empty string";
+      const component = d["component"];
+      if (!isStr(component) || component.length === 0) {
+        return "data.component is not a non-empty string";
+      }
+      return isStr(d["version"]) ? null : "data.version is not a string";
+    }
+  }
+}
+
+/** One remembered rendering of rfc3339Seconds: events of one second share their time. */
+let lastTimeSeconds = NaN;
+let lastTimeText = "";
+
+function timeMatches(time: string, ts: number): boolean {
+  if (ts !== lastTimeSeconds) {
+    const ms = ts * 1000;
+    if (!(ms >= MIN_RFC3339_MS && ms <= MAX_RFC3339_MS)) return false;
+    lastTimeText = rfc3339Seconds(ms);
+    lastTimeSeconds = ts;
+  }
+  return time === lastTimeText;
+}
+
+function envelopeProblem(v: Obj): Problem {
+  for (const key in v) {
+    const x = v[key];
+    if (x === undefined) return UNSURE; // zod's optional attributes accept undefined
+    if (ENVELOPE_KEYS.has(key)) continue;
+    if (!EXTENSION_NAME.test(key)) return `invalid attribute name "${key}"`;
+    if (typeof x !== "string" && typeof x !== "boolean" && !isI32(x)) {
+      return `extension ${key} is not a string, 32-bit integer or boolean`;
+    }
+  }
+  if (v["specversion"] !== "1.0") return 'specversion is not "1.0"';
+  const id = v["id"];
+  if (!isStr(id) || id.length === 0) return "id is not a non-empty string";
+  const source = v["source"];
+  if (source !== MACHINE_SOURCE && source !== LIFECYCLE_SOURCE) return "source is unknown";
+  const subject = v["subject"];
+  if (!isStr(subject) || !IDENTITY_PATTERN.test(subject)) return "not a Scout node identity";
+  if (v["datacontenttype"] !== "application/json") return "datacontenttype is not JSON";
+  const time = v["time"];
+  if (!isStr(time) || !WHOLE_SECOND_RFC3339.test(time)) {
+    return "not RFC3339 UTC at whole-second precision";
+  }
+  const state = v[SCOUT_EXTENSIONS.state];
+  if (state !== undefined && (!isStr(state) || state.length === 0)) return "bad scoutstate";
+  const hard = v[SCOUT_EXTENSIONS.hard];
+  if (hard !== undefined && typeof hard !== "boolean") return "bad scouthard";
+  const attempt = v[SCOUT_EXTENSIONS.attempt];
+  if (attempt !== undefined && (!isI32(attempt) || attempt < 1)) return "bad scoutattempt";
+  const attempts = v[SCOUT_EXTENSIONS.attempts];
+  if (attempts !== undefined && (!isI32(attempts) || attempts < 1)) return "bad scoutattempts";
+  const reason = v[SCOUT_EXTENSIONS.maintReason];
+  if (reason !== undefined && !isStr(reason)) return "bad scoutmaintreason";
+  const until = v[SCOUT_EXTENSIONS.maintUntil];
+  if (until !== undefined && !isI32(until)) return "bad scoutmaintuntil";
+  return null;
+}
+
+/** Everything parseEvent checks, by hand: null when valid, else the first problem found. */
+function eventProblem(value: unknown): Problem {
+  const kind = objKind(value);
+  if (kind === 0) return "not an object";
+  if (kind === 2) return UNSURE;
+  const v = value as Obj;
+  const env = envelopeProblem(v);
+  if (env !== null) return env;
+  const type = v["type"];
+  if (!isStr(type) || type.length === 0) return "type is not a non-empty string";
+  const data = v["data"];
+  const dk = objKind(data);
+  if (dk === 0) return "data is not an object";
+  if (dk === 2) return UNSURE;
+  const d = data as Obj;
+  const problem = dataProblem(type, d);
+  if (problem !== null) return problem;
+  const wantSource = type.startsWith("io.choria.lifecycle.") ? LIFECYCLE_SOURCE : MACHINE_SOURCE;
+  if (v["source"] !== wantSource) return `source must be "${wantSource}"`;
+  if (d["protocol"] !== type) return "type differs from data.protocol";
+  // data.identity must match the identity pattern; equal to the checked subject, it does.
+  if (d["identity"] !== v["subject"]) return "subject differs from data.identity";
+  const ts = d["timestamp"];
+  if (!isInt(ts)) return "data.timestamp is not an integer";
+  if (!timeMatches(v["time"] as string, ts)) return "time differs from data.timestamp";
+  return null;
+}
+
+/**
+ * parseEvent's verdict without zod and without throwing, for the hub's hot path: checks by hand
+ * exactly what the envelope and data schemas ({@link eventSchemas}) and parseEvent's agreement
+ * checks do (a property test in events_fast_test.ts holds the two together). Takes a JSON value
+ * or its text. A valid event is returned as the given value itself, not a copy. The reasons of a
+ * refusal are worded more shortly than zod's; a caller that shows them may ask
+ * {@link safeParseEvent} for the reference wording. Values the hand checks cannot judge exactly
+ * (objects with another prototype, an own `__proto__` key, undefined attributes, unknown keys in
+ * perfdata or history items, which zod strips) are handed to the zod path.
+ */
+export function verifyEventFast(json: unknown): EventCheck {
+  let value = json;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch (err) {
+      return { ok: false, error: invalid("unknown", `not JSON: ${errText(err)}`, err) };
+    }
+  }
+  const problem = eventProblem(value);
+  if (problem === null) return { ok: true, event: value as ScoutEvent };
+  if (problem === UNSURE) return safeParseEvent(value);
+  const type = typeof value === "object" && value !== null && "type" in value &&
+      typeof value.type === "string"
+    ? value.type
+    : "unknown";
+  return { ok: false, error: invalid(type, problem) };
+}

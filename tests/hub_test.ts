@@ -4,7 +4,7 @@
  * identity is refused and counted, and a restarted hub resumes without losing or
  * double-counting anything: its view equals one rebuilt from the whole stream.
  */
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import {
@@ -16,9 +16,12 @@ import {
 } from "../src/events.ts";
 import {
   applyEvent,
+  applyMetrics,
+  createMetrics,
   createView,
   EVENTS_STREAM,
   type HubHandle,
+  snapshotMetrics,
   snapshotView,
   startHub,
 } from "../src/hub/mod.ts";
@@ -83,11 +86,12 @@ async function rebuiltFromStream(url: string, pki: Pki) {
     const jsm = await jetstream(nc).jetstreamManager();
     const info = await jsm.streams.info(EVENTS_STREAM);
     const view = createView();
+    const metrics = createMetrics();
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
       const m = (await jsm.streams.getMessage(EVENTS_STREAM, { seq }))!;
-      applyEvent(view, m.subject, m.data, m.time.getTime());
+      applyMetrics(metrics, m.subject, applyEvent(view, m.subject, m.data, m.time.getTime()));
     }
-    return { view, lastSeq: info.state.last_seq };
+    return { view, metrics, lastSeq: info.state.last_seq };
   } finally {
     await nc.close();
   }
@@ -210,6 +214,90 @@ Deno.test({
       deepEqual(snapshotView(h3.view), snapshotView(rebuilt.view));
       await new Promise((r) => setTimeout(r, 300));
       equal(choria.length, 8, "a rebuild republishes nothing");
+    } finally {
+      await hub?.stop();
+      await agent.close();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "hub: snapshots are periodic and on stop; a crash after acks replays from the snapshot, " +
+    "none lost, none counted or republished twice",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-hub-snap-" });
+    const { pki, server, brokerOpts } = await startTestBroker(dir, "scout-hub-snap-test");
+    const snapFile = `${dir}/state/hub/view.json`;
+    const hubOpts = {
+      broker: brokerOpts,
+      listen: "127.0.0.1:0",
+      staleAfterMs: 60_000,
+      stateDir: `${dir}/state`,
+      logger: nullLogger,
+      batch: 2,
+      // After the first snapshot, none until stop: the acks run ahead of it meanwhile.
+      snapshotIntervalMs: 600_000,
+    };
+    const snapSeq = async () => {
+      try {
+        return (JSON.parse(await Deno.readTextFile(snapFile)) as { seq: number }).seq;
+      } catch {
+        return undefined;
+      }
+    };
+    const agent = await connectBroker({ ...brokerOpts, name: "fake-agent" });
+    const choria: string[] = [];
+    agent.bus.subscribe("choria.>", (m) => choria.push(m.subject));
+    await agent.bus.flush();
+    let sent = 0;
+    const sendOne = async (ev: ScoutEvent) => {
+      sent++;
+      await agent.stream.publish(scoutSubject(ev.subject, ev), enc(ev), { msgId: ev.id });
+    };
+    let hub: HubHandle | null = await startHub(hubOpts);
+    try {
+      await sendOne(transition("web1.example", "disk", "CRITICAL"));
+      await sendOne(nagios("web1.example", "disk", "CRITICAL"));
+      const h = hub;
+      await waitFor(
+        "the first events",
+        () => Promise.resolve(h.lastSeq() === sent ? 1 : undefined),
+      );
+      const first = await waitFor("the first snapshot", snapSeq);
+      const crashImage = await Deno.readTextFile(snapFile);
+      ok(first <= 2, `the first snapshot holds the first batch only, not seq ${first}`);
+      for (let i = 0; i < 6; i++) {
+        await sendOne(nagios(`db${i}.example`, "disk", i % 2 ? "OK" : "WARNING"));
+        await sendOne(transition(`db${i}.example`, "disk", "OK"));
+      }
+      await waitFor("every event", () => Promise.resolve(h.lastSeq() === sent ? 1 : undefined));
+      equal(await snapSeq(), first, "no second snapshot within the interval");
+      await waitFor(
+        "the republished events",
+        () => Promise.resolve(choria.length === sent ? 1 : undefined),
+      );
+      await hub.stop();
+      hub = null;
+      equal(await snapSeq(), sent, "stop writes the snapshot");
+
+      // A crash after the acks but before the next snapshot leaves the older snapshot behind.
+      await Deno.writeTextFile(snapFile, crashImage);
+      await sendOne(nagios("web1.example", "disk", "OK"));
+      hub = await startHub(hubOpts);
+      const h2 = hub;
+      await waitFor("the replay", () => Promise.resolve(h2.lastSeq() === sent ? 1 : undefined));
+      const rebuilt = await rebuiltFromStream(server.url, pki);
+      equal(rebuilt.lastSeq, sent);
+      deepEqual(snapshotView(h2.view), snapshotView(rebuilt.view));
+      deepEqual(snapshotMetrics(h2.metrics), snapshotMetrics(rebuilt.metrics));
+      equal(h2.view.counters.accepted, sent);
+      await new Promise((r) => setTimeout(r, 300));
+      equal(choria.length, sent, "replayed events are not republished again, the new one is");
     } finally {
       await hub?.stop();
       await agent.close();

@@ -2,8 +2,9 @@
  * `scout hub`, first part: the SCOUT_EVENTS archive stream, the fleet state view fed by a durable
  * consumer of it, the republishing of verified events on Choria's subjects, and the HTTP JSON
  * API on loopback. The view is kept in `<state-dir>/hub/view.json` together with the last stream
- * sequence it holds, written before each batch is acknowledged, so a restart resumes where it
- * stopped; without a state directory (or when the snapshot is gone) the view is rebuilt from the
+ * sequence it holds, written at most once per `snapshotIntervalMs` and on stop, so a restart
+ * resumes after that sequence (see startHub for why acknowledging every batch at once stays
+ * exact); without a state directory (or when the snapshot is gone) the view is rebuilt from the
  * whole stream, and events already republished are not republished again. The hub's metrics
  * (`GET /metrics`, see metrics.ts) are counted from the same messages and kept in the same snapshot.
  * @module
@@ -47,6 +48,8 @@ export const EVENTS_SUBJECTS: readonly string[] = ["scout.node.*.>"];
 export const HUB_CONSUMER = "scout-hub-view";
 /** Default duplicate window of the stream: a re-sent event id within it is dropped. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+/** Default least time between two writes of the hub's view snapshot. */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1000;
 
 /** Options of startHub. */
 export interface HubOptions {
@@ -66,6 +69,12 @@ export interface HubOptions {
   logger: Logger;
   /** Events per consumer batch; default 256. */
   batch?: number;
+  /**
+   * Least time between two writes of the view snapshot (with a state directory), in ms; default
+   * 1000. A snapshot is written this long after the last one once new events were applied, and on
+   * stop.
+   */
+  snapshotIntervalMs?: number;
   /**
    * Keep trying when the broker cannot be reached at start (backoff 1 s doubling to 30 s, each
    * failure logged) until it answers or `signal` aborts; default false (fail at once).
@@ -169,15 +178,15 @@ async function loadSnapshot(file: string, logger: Logger): Promise<Loaded> {
   }
 }
 
-async function saveSnapshot(
-  file: string,
-  seq: number,
-  view: FleetView,
-  metrics: HubMetrics,
-): Promise<void> {
-  const tmp = `${file}.tmp`;
+/** The snapshot's text, taken synchronously so that view, metrics and seq belong together. */
+function snapshotText(seq: number, view: FleetView, metrics: HubMetrics): string {
   const snap: Snapshot = { seq, view: snapshotView(view), metrics: snapshotMetrics(metrics) };
-  await Deno.writeTextFile(tmp, JSON.stringify(snap));
+  return JSON.stringify(snap);
+}
+
+async function writeSnapshot(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await Deno.writeTextFile(tmp, text);
   await Deno.rename(tmp, file);
 }
 
@@ -194,6 +203,23 @@ function json(body: unknown, status = 200): Response {
  * subjects), and serves the status page `GET /` (page.ts) with its live feed
  * `GET /api/v1/events` (live.ts), `GET /api/v1/nodes`, `GET /api/v1/checks`, `GET /metrics` and
  * `GET /healthz`.
+ *
+ * Snapshots and acknowledgements, and why a restart neither loses nor double-counts: each batch
+ * is acknowledged as soon as it is applied to the in-memory view, and the snapshot (view, metrics
+ * and the last stream sequence they include, taken in one synchronous step between batches) is
+ * written at most every `snapshotIntervalMs` and on stop. The two record different things:
+ * - The snapshot's sequence is where the view resumes. A restarted hub always asks the consumer
+ *   for `fromSeq` = that sequence + 1 (Stream.consume re-creates the durable consumer there when
+ *   the acks went further), so the events applied after the last snapshot are read again and
+ *   applied on top of exactly the state that did not include them: none is skipped, none counted
+ *   twice. The stream keeps them: SCOUT_EVENTS has limits retention, so an ack removes nothing
+ *   (only `streamMaxAgeMs`, far above the snapshot interval, ages events out).
+ * - The ack floor is where republishing stopped. Messages at or below it come back with
+ *   `replay` set and are applied to the view and metrics but not republished on Choria's subjects
+ *   again; holding acks back to the snapshot would republish them twice after a crash.
+ * Writing the snapshot is off the ack path, so ingest runs at the consumer's pace; a failed write
+ * is logged and tried again an interval later (the view stays exact; a crash before the next good
+ * write only means a longer replay).
  */
 export async function startHub(opts: HubOptions): Promise<HubHandle> {
   const { hostname, port } = checkListen(opts.listen);
@@ -216,6 +242,43 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
   const view = loaded.view;
   const metrics = loaded.metrics;
   let lastSeq = loaded.seq;
+  const snapshotIntervalMs = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+  let savedSeq = loaded.seq;
+  let lastSaveAt = -Infinity;
+  let snapTimer: ReturnType<typeof setTimeout> | undefined;
+  let saving: Promise<void> = Promise.resolve();
+  /** Writes a snapshot of everything applied so far unless it is on disk already; one at a time. */
+  const saveNow = (): Promise<void> => {
+    saving = saving.then(async () => {
+      if (snapFile === null || lastSeq === savedSeq) return;
+      const seq = lastSeq;
+      const text = snapshotText(seq, view, metrics);
+      lastSaveAt = performance.now();
+      try {
+        await writeSnapshot(snapFile, text);
+        savedSeq = seq;
+      } catch (e) {
+        logger.warn("cannot write the view snapshot; trying again", {
+          file: snapFile,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    });
+    return saving;
+  };
+  let snapshotsOn = true;
+  /** Arms the snapshot timer when events were applied since the last snapshot. */
+  const scheduleSnapshot = () => {
+    if (snapFile === null || !snapshotsOn || snapTimer !== undefined) return;
+    if (lastSeq === savedSeq) return;
+    const wait = Math.max(0, lastSaveAt + snapshotIntervalMs - performance.now());
+    snapTimer = setTimeout(() => {
+      snapTimer = undefined;
+      void saveNow().then(scheduleSnapshot);
+    }, wait);
+  };
+  /** choriaSubject by event type: only the few verified types Scout knows reach it. */
+  const choriaSubjects = new Map<string, string>();
 
   const connectOnce = () =>
     connectBroker({
@@ -254,7 +317,7 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
       duplicateWindowMs: opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
       ...(opts.streamMaxAgeMs === undefined ? {} : { maxAgeMs: opts.streamMaxAgeMs }),
     });
-    const handle = async (batch: StreamMessage[]) => {
+    const handle = (batch: StreamMessage[]): Promise<void> => {
       const before = lastSeq;
       for (const m of batch) {
         if (m.seq <= lastSeq) continue;
@@ -263,7 +326,13 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
         if (verdict.ok) {
           if (!m.replay) {
             try {
-              broker.bus.publish(choriaSubject(verdict.event), m.data);
+              const type = verdict.event.type;
+              let choria = choriaSubjects.get(type);
+              if (choria === undefined) {
+                choria = choriaSubject(verdict.event);
+                choriaSubjects.set(type, choria);
+              }
+              broker.bus.publish(choria, m.data);
             } catch (e) {
               logger.warn("cannot republish an event on Choria's subjects", {
                 seq: m.seq,
@@ -280,8 +349,11 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
         }
         lastSeq = m.seq;
       }
-      if (snapFile) await saveSnapshot(snapFile, lastSeq, view, metrics);
-      if (lastSeq !== before) feed.notify(lastSeq);
+      if (lastSeq !== before) {
+        scheduleSnapshot();
+        feed.notify(lastSeq);
+      }
+      return Promise.resolve();
     };
     consumption = await broker.stream.consume(EVENTS_STREAM, HUB_CONSUMER, handle, {
       fromSeq: lastSeq + 1,
@@ -351,6 +423,10 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
         stopped = true;
         feed.close();
         await c.stop();
+        snapshotsOn = false;
+        clearTimeout(snapTimer);
+        snapTimer = undefined;
+        await saveNow();
         await s.shutdown();
         await broker.close();
       },
@@ -358,6 +434,9 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
   } catch (e) {
     feed.close();
     await consumption?.stop();
+    snapshotsOn = false;
+    clearTimeout(snapTimer);
+    await saving;
     await server?.shutdown();
     await broker.close();
     if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) {

@@ -4,6 +4,7 @@ import {
   type MachineRef,
   nagiosStateEvent,
   type NagiosStatus,
+  safeParseEvent,
   type ScoutEvent,
   scoutSubject,
   transitionEvent,
@@ -16,6 +17,7 @@ import {
   queryChecks,
   restoreView,
   snapshotView,
+  verifyEvent,
 } from "./mod.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -121,6 +123,32 @@ Deno.test("malformed and schema-invalid events are counted, not applied", () => 
   equal(applyEvent(view, s, bytes(ev), T0).ok, false);
   deepEqual(view.counters, { accepted: 0, rejected: { malformed: 3, foreign: 0, schema: 2 } });
   equal(view.nodes.size, 0);
+});
+
+Deno.test("verifyEvent: invalid UTF-8 is malformed, a real U+FFFD is kept, verdicts name the reason", () => {
+  const ev = nagios("web1.example", "disk", "OK", T0);
+  const s = subj(ev);
+  const text = JSON.stringify({ ...ev, data: { ...ev.data, output: "bad \uFFFD byte" } });
+  const good = verifyEvent(s, new TextEncoder().encode(text));
+  ok(good.ok);
+  equal(good.event.data["output"], "bad \uFFFD byte");
+  const raw = new TextEncoder().encode(JSON.stringify(ev));
+  const broken = new Uint8Array([...raw.subarray(0, 40), 0xc3, 0x28, ...raw.subarray(40)]);
+  const bad = verifyEvent(s, broken);
+  equal(bad.ok, false);
+  equal(!bad.ok && bad.reason, "malformed");
+  // The refusal's detail is the reference (zod) path's wording.
+  const wrong = { ...ev, data: { ...ev.data, status: "NOTCHECKED" } };
+  const schema = verifyEvent(s, wrong);
+  const reference = safeParseEvent(wrong);
+  equal(!schema.ok && schema.reason, "schema");
+  equal(!schema.ok && schema.detail, !reference.ok && reference.error.message);
+  equal(verifyEvent("scout.node..x", raw).ok, false);
+  equal(verifyEvent("scout.node.web1_example", raw).ok, false);
+  const foreign = verifyEvent(s.replace("web1_example", "web2_example"), raw);
+  equal(!foreign.ok && foreign.reason, "foreign");
+  const elsewhere = verifyEvent(s.replace("nagios", "exec"), raw);
+  equal(!elsewhere.ok && elsewhere.detail, `event ${ev.type} belongs on ${s}`);
 });
 
 Deno.test("filters select by status, node, check and annotation", () => {
