@@ -57,7 +57,7 @@ Deno.test({
     const agents: AgentHandle[] = [];
     let nc: NatsConnection | null = null;
     try {
-      for (const node of ["node1.example", "node2.example"]) {
+      for (const node of ["node1.example", "node2.example", "node3.example"]) {
         const base = `${dir}/${node}`;
         await Deno.mkdir(`${base}/checks`, { recursive: true });
         await Deno.writeTextFile(
@@ -101,7 +101,7 @@ Deno.test({
           }, { logger: quiet }),
         );
       }
-      const [agent1] = agents as [AgentHandle, AgentHandle];
+      const [agent1] = agents as [AgentHandle, AgentHandle, AgentHandle];
       const auditFile = `${dir}/node1.example/state/audit/rpc.log`;
       nc = await connect({
         servers: server.url.replace("tls://", ""),
@@ -266,25 +266,29 @@ Deno.test({
       ok(ssoTrig.ok, JSON.stringify(ssoTrig));
       deepEqual(ssoTrig.result!["transitioned"], ["web_a"]);
 
-      // _all reaches every agent; each answers on the reply subject.
-      const inbox = `_INBOX.${crypto.randomUUID()}`;
-      const replies: Reply[] = [];
-      const sub = nc.subscribe(inbox, {
-        callback: (_e, m) => {
-          replies.push(JSON.parse(dec.decode(m.data)));
-        },
-      });
-      nc.publish(
-        "scout.api._all.checks",
-        enc.encode(JSON.stringify(await signed("checks", {}, { target: "_all" }))),
-        { reply: inbox },
-      );
-      for (let i = 0; i < 100 && replies.length < 2; i++) {
-        await new Promise((r) => setTimeout(r, 50));
+      // _all reaches all three agents, each answering on the reply subject: with the fleet
+      // CA's token, and with the SSO token verified through the JWKS file.
+      const NODES = ["node1.example", "node2.example", "node3.example"];
+      for (const [label, tok] of [["fleet CA", good], ["SSO", sso]] as const) {
+        const inbox = `_INBOX.${crypto.randomUUID()}`;
+        const replies: Reply[] = [];
+        const sub = nc.subscribe(inbox, {
+          callback: (_e, m) => {
+            replies.push(JSON.parse(dec.decode(m.data)));
+          },
+        });
+        nc.publish(
+          "scout.api._all.checks",
+          enc.encode(JSON.stringify(await signed("checks", {}, { target: "_all", token: tok }))),
+          { reply: inbox },
+        );
+        for (let i = 0; i < 100 && replies.length < NODES.length; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        sub.unsubscribe();
+        deepEqual(replies.map((r) => r.identity).sort(), NODES, label);
+        ok(replies.every((r) => r.ok), `${label}: ${JSON.stringify(replies)}`);
       }
-      sub.unsubscribe();
-      deepEqual(replies.map((r) => r.identity).sort(), ["node1.example", "node2.example"]);
-      ok(replies.every((r) => r.ok));
 
       // ---- Attacks: each refused with a clear reason, audited, and changing nothing.
       // Let the checks the allowed requests triggered settle first.
