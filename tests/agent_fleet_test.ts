@@ -120,8 +120,11 @@ async function fileIds(path: string): Promise<string[]> {
   }
 }
 
+/** How long the outage test keeps the broker down (the issue asks for 60 s; SCOUT_OUTAGE_S shortens it locally). */
+const OUTAGE_MS = Number(Deno.env.get("SCOUT_OUTAGE_S") ?? 60) * 1000;
+
 Deno.test({
-  name: "agent sends every event to JetStream once and in order, across a broker outage",
+  name: "agent sends every event to JetStream once and in order, across a 60 s broker outage",
   ignore: SKIP_NATS,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -142,10 +145,9 @@ Deno.test({
       await reader.close();
       await server.stop();
       const before = (await fileIds(events)).length;
-      await waitFor(
-        "events produced while the broker is down",
-        async () => (await fileIds(events)).length >= before + 4 ? true : undefined,
-      );
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      // Heartbeats every second on two checks: the outage produced events, all in the spool.
+      ok((await fileIds(events)).length >= before + Math.min(4, OUTAGE_MS / 1000));
       await server.restart();
       const reader2 = await connect({
         servers: server.url.replace("tls://", ""),
