@@ -106,3 +106,19 @@ Deno.test("scout checks ends with the fleet connection's spool counts", async ()
     "fleet: NOT CONNECTED, 12 event(s) waiting in the spool, 3 dropped from a full spool",
   );
 });
+
+Deno.test("scout version names the permission set it runs under: agent, hub, or more than either", async () => {
+  for (const set of ["agent", "hub"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", `-P=${set}`, "main.ts", "version", "--json"],
+      cwd: new URL("../../", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    equal(JSON.parse(new TextDecoder().decode(out.stdout)).permissions, set);
+  }
+  const { permissionProfile } = await import("./version.ts");
+  equal(permissionProfile(() => "granted"), "none (more than Scout's sets grant, e.g. -A)");
+  equal(permissionProfile(() => "denied"), "unknown");
+});
