@@ -172,6 +172,16 @@ function modifier(value: unknown, name: string): GjsonResult {
   }
 }
 
+/** `#` over an array: the rest of the path applied to each element, the ones that have it. */
+function stepEach(items: unknown[], rest: string[]): GjsonResult {
+  const out: unknown[] = [];
+  for (const el of items) {
+    const r = step(el, rest);
+    if (r.exists) out.push(r.value);
+  }
+  return { exists: true, value: out };
+}
+
 function step(value: unknown, parts: string[]): GjsonResult {
   if (parts.length === 0) return { exists: true, value };
   const [raw, ...rest] = parts as [string, ...string[]];
@@ -182,25 +192,13 @@ function step(value: unknown, parts: string[]): GjsonResult {
   if (Array.isArray(value)) {
     if (raw === "#") {
       if (rest.length === 0) return { exists: true, value: value.length };
-      const out: unknown[] = [];
-      for (const el of value) {
-        const r = step(el, rest);
-        if (r.exists) out.push(r.value);
-      }
-      return { exists: true, value: out };
+      return stepEach(value, rest);
     }
     const q = /^#\((.*)\)(#?)$/s.exec(raw);
     if (q) {
       const r = runQuery(value, q[1]!, q[2] === "#");
       if (!r.exists) return MISSING;
-      if (q[2] === "#" && rest.length) {
-        const out: unknown[] = [];
-        for (const el of r.value as unknown[]) {
-          const x = step(el, rest);
-          if (x.exists) out.push(x.value);
-        }
-        return { exists: true, value: out };
-      }
+      if (q[2] === "#" && rest.length) return stepEach(r.value as unknown[], rest);
       return step(r.value, rest);
     }
     if (/^[0-9]+$/.test(raw)) {
