@@ -17,7 +17,7 @@ const LAYERS: [RegExp, number][] = [
   [/^src\/goss\//, 2],
   [/^src\/watchers\//, 3],
   [/^src\/machine\//, 4],
-  [/^src\/(api|provisioning|broker|rpc)\//, 5],
+  [/^src\/(api|provisioning|broker|rpc|push)\//, 5],
   [/^src\/agent\.ts$/, 6],
   [/^src\/hub\//, 6],
   [/^src\/cli\//, 7],

@@ -84,6 +84,8 @@ export interface AgentConfig {
   provisioning?: ProvisioningConfig | null;
   /** The node API over the fleet broker; defaults apply when absent (see RpcConfig). */
   rpc?: RpcConfig;
+  /** Groups this node belongs to (`--group`), besides those its enrolment gives. */
+  groups?: string[];
 }
 
 /** The node API (`scout.api.<token>.<action>`), served whenever the agent is in the fleet. */
@@ -139,6 +141,8 @@ export interface FleetConfig {
   announceMs: number;
   /** Trusted issuers of operator tokens from enrolment (CA PEM or JWKS JSON; fleet CA first). */
   issuers?: string[];
+  /** The node's groups from enrolment (pushed checks of `group.<name>` apply). */
+  groups?: string[];
 }
 
 /** Ports the agent builds for itself unless a test passes its own. */
@@ -272,12 +276,32 @@ export async function startAgent(
         logger,
         trust: () => rpcTrustNow,
         gossHost: () => (gossHost ??= createDenoGossHost({ runner })),
+        pushed: () => pushApplier?.report() ?? null,
       });
       return await (await rpcService)(action, raw);
     };
   };
+  // Pushed checks (fleet mode): bundles of this node's KV keys are verified and written to
+  // `<state-dir>/pushed/<key>.yaml`, a check directory of the manager like the local ones.
+  const pushedDir = `${config.stateDir}/pushed`;
+  await ensureDir(pushedDir, 0o700);
+  let pushApplier: import("./push/mod.ts").PushApplier | null = null;
+  const pushWatcher = (broker: import("./transport/mod.ts").Broker) =>
+    startPushWatch(broker, {
+      config,
+      pushedDir,
+      logger,
+      clock,
+      trust: async () => (rpcTrustNow = await rpcTrust),
+      trustNow: () => rpcTrustNow,
+      groups: () => [...new Set([...(config.groups ?? []), ...(fleetConfig?.groups ?? [])])],
+      manager: () => hosted,
+      writeAtomic: (path, text) => fs.writeAtomic(path, text, { mode: 0o600 }),
+      applier: (a) => (pushApplier = a),
+      existing: () => pushApplier,
+    });
   let fleet = config.fleet
-    ? await joinFleet(config.fleet, config, logger, rpcHandler(config.fleet))
+    ? await joinFleet(config.fleet, config, logger, rpcHandler(config.fleet), pushWatcher)
     : null;
   const out = new TextEncoder();
   let announcing = false;
@@ -305,7 +329,7 @@ export async function startAgent(
     newId: () => crypto.randomUUID(),
     random: Math.random,
     noSplay: config.noSplay,
-    checksDirs: config.checksDirs,
+    checksDirs: [...config.checksDirs, pushedDir],
     machinesDirs: config.machinesDirs,
     stateDir: config.stateDir,
     textfileDir: config.textfileDir,
@@ -406,7 +430,7 @@ export async function startAgent(
     fleet = null;
     await old?.stop();
     fleetConfig = fc;
-    fleet = await joinFleet(fc, config, logger, rpcHandler(fc));
+    fleet = await joinFleet(fc, config, logger, rpcHandler(fc), pushWatcher);
     periodic = startPeriodic(fc);
     // Everyone in the fleet learns this node's checks at once.
     announcing = true;
@@ -470,6 +494,7 @@ async function joinFleet(
   config: AgentConfig,
   logger: Logger,
   rpc: RpcHandler,
+  onBroker?: (broker: import("./transport/mod.ts").Broker) => { stop(): void },
 ): Promise<{
   send(ev: ScoutEvent, json: string): void;
   dropped(): number;
@@ -507,6 +532,7 @@ async function joinFleet(
   const apiSubs = [`scout.api.${token}.*`, `scout.api._all.*`].map((s) =>
     broker.bus.subscribe(s, onRequest)
   );
+  const pushWatch = onBroker?.(broker);
   const spool = openSpool({ dir: `${config.stateDir}/spool`, maxBytes: fleet.spoolBytes });
   if (spool.dropped() > 0) {
     logger.warn("events were dropped from a full spool", { dropped: spool.dropped() });
@@ -535,6 +561,7 @@ async function joinFleet(
         await new Promise((r) => setTimeout(r, 50));
       }
       for (const s of apiSubs) s.unsubscribe();
+      pushWatch?.stop();
       await publisher.stop();
       await broker.close();
       spool.close();
@@ -545,13 +572,14 @@ async function joinFleet(
 /** The fleet connection settings an enrolment gives. */
 function enrolmentFleet(
   e: Enrolment,
-): Pick<FleetConfig, "urls" | "ca" | "cert" | "key" | "issuers"> {
+): Pick<FleetConfig, "urls" | "ca" | "cert" | "key" | "issuers" | "groups"> {
   return {
     urls: e.brokers,
     ca: e.caPem,
     cert: e.certPem + e.chainPem,
     key: e.keyPem,
     issuers: e.issuers,
+    groups: e.groups,
   };
 }
 
@@ -789,6 +817,7 @@ async function createAgentRpc(
     logger: Logger;
     trust: () => import("./rpc/mod.ts").TrustedIssuer[];
     gossHost: () => ReturnType<typeof createDenoGossHost>;
+    pushed?: () => unknown;
   },
 ): Promise<RpcHandler> {
   const rpcMod = await import("./rpc/mod.ts");
@@ -854,6 +883,7 @@ async function createAgentRpc(
       },
     },
     trust: deps.trust,
+    ...(deps.pushed ? { pushed: deps.pushed } : {}),
     policy: loadPolicy,
     audit,
     clock,
@@ -957,4 +987,136 @@ async function runGossRequest(
   } finally {
     timer.cancel();
   }
+}
+
+/**
+ * Watches this node's keys of the pushed-checks bucket (`node.<token>` and `group.<g>`) and
+ * hands every entry to the push applier (verify, write `<pushed>/<key>.yaml`, reload). A
+ * missing bucket or a broker not yet connected is retried quietly with backoff.
+ */
+function startPushWatch(
+  broker: import("./transport/mod.ts").Broker,
+  d: {
+    config: AgentConfig;
+    pushedDir: string;
+    logger: Logger;
+    clock: Clock;
+    trust: () => Promise<import("./rpc/mod.ts").TrustedIssuer[]>;
+    trustNow: () => import("./rpc/mod.ts").TrustedIssuer[];
+    groups: () => string[];
+    manager: () => Manager | null;
+    writeAtomic: (path: string, text: string) => Promise<void>;
+    applier: (a: import("./push/mod.ts").PushApplier) => void;
+    existing: () => import("./push/mod.ts").PushApplier | null;
+  },
+): { stop(): void } {
+  let stopped = false;
+  let timer: { cancel(): void } | null = null;
+  const watches: { stop(): void }[] = [];
+  const { logger, pushedDir } = d;
+  const fileOf = (key: string) => `${pushedDir}/${key}.yaml`;
+  const run = async (attempt: number): Promise<void> => {
+    if (stopped) return;
+    try {
+      const push = await import("./push/mod.ts");
+      await d.trust();
+      let applier = d.existing();
+      if (applier === null) {
+        let state: import("./push/mod.ts").PushState = {};
+        try {
+          state = JSON.parse(await Deno.readTextFile(`${pushedDir}/state.json`));
+        } catch { /* none yet */ }
+        applier = push.createPushApplier({
+          node: d.config.identity,
+          groups: d.groups,
+          trust: d.trustNow,
+          now: () => d.clock.now(),
+          state,
+          ports: {
+            writeChecks: (key, text) => d.writeAtomic(fileOf(key), text),
+            removeChecks: (key) =>
+              Deno.remove(fileOf(key)).catch((e) => {
+                if (!(e instanceof Deno.errors.NotFound)) throw e;
+              }),
+            saveState: (st) =>
+              d.writeAtomic(`${pushedDir}/state.json`, JSON.stringify(st, null, 2) + "\n"),
+            otherCheckNames: (key) => {
+              const m = d.manager();
+              if (!m) return [];
+              return m.list(false).filter((i) =>
+                !(m.get(i.name)?.spec.location.file ?? "").endsWith(`/pushed/${key}.yaml`)
+              ).map((i) => i.name);
+            },
+            reload: async (key) => {
+              const m = d.manager();
+              if (!m) return [];
+              const r = await m.reload();
+              return r.problems.filter((p) => p.file.endsWith(`/pushed/${key}.yaml`))
+                .flatMap((p) => p.errors.map((e) => formatError(e)));
+            },
+          },
+          onOutcome: (o) => {
+            switch (o.kind) {
+              case "applied":
+                logger.info("pushed checks applied", {
+                  key: o.applied.key,
+                  seq: o.applied.seq,
+                  author: o.applied.author,
+                  removed: o.applied.removed,
+                });
+                break;
+              case "refused":
+                logger.error("pushed bundle refused; the last good one keeps running", {
+                  key: o.refused.key,
+                  seq: o.refused.seq,
+                  author: o.refused.author,
+                  reason: o.refused.reason,
+                });
+                break;
+              case "ignored-delete":
+                logger.warn("an unsigned deletion of pushed checks was ignored", {
+                  key: o.key,
+                  operation: o.operation,
+                });
+                break;
+              case "unchanged":
+                break;
+            }
+          },
+        });
+        d.applier(applier);
+      }
+      const kv = await broker.kv(push.CHECKS_BUCKET);
+      const keys = [
+        push.nodeKey(d.config.identity),
+        ...d.groups().filter((g) => push.GROUP_PATTERN.test(g)).map(push.groupKey),
+      ];
+      const a = applier;
+      for (const key of keys) {
+        const w = await kv.watch(key, (e) => {
+          void a.handle(e).catch((err) =>
+            logger.error("applying pushed checks failed", { key, error: formatError(err) })
+          );
+        }, { onError: (detail) => logger.warn("pushed checks watch", { detail }) });
+        if (stopped) w.stop();
+        else watches.push(w);
+      }
+    } catch (e) {
+      for (const w of watches.splice(0)) w.stop();
+      if (stopped) return;
+      logger.debug("pushed checks not watched yet; retrying", { error: formatError(e) });
+      timer = d.clock.setTimer(Math.min(15_000, 500 * 2 ** attempt), () => {
+        timer = null;
+        void run(attempt + 1);
+      });
+    }
+  };
+  void run(0);
+  return {
+    stop() {
+      stopped = true;
+      timer?.cancel();
+      for (const w of watches.splice(0)) w.stop();
+    },
+  };
 }

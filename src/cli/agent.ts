@@ -53,6 +53,8 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
                           enrol with this provisioning token (else the token embedded at
                           build time, else /etc/scout/provisioning.jwt)
   --dns-server HOST:PORT  DNS server for the SRV lookup of a token that names a domain
+  --group NAME            this node is in group NAME (repeatable; enrolment adds its groups):
+                          checks pushed to group:NAME apply here
   --rpc-trust FILE        trust operator tokens from this issuer (repeatable): a CA certificate
                           (PEM) or a JWKS document with an "issuer" member (JSON); enrolment's
                           issuers, or the --tls-ca CA, are trusted too (SCOUT_RPC_TRUST: a
@@ -219,6 +221,7 @@ export const agentCommand: Command = {
       "provisioning-token": { type: "string" },
       "dns-server": { type: "string" },
       "rpc-trust": { type: "string", multiple: true },
+      group: { type: "string", multiple: true },
       "rpc-policy": { type: "string" },
       "rpc-rate": { type: "string" },
       "rpc-max-concurrent": { type: "string" },
@@ -238,6 +241,13 @@ export const agentCommand: Command = {
     const maxConcurrent = Number(values["max-concurrent"] ?? 32);
     if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
       throw new ScoutError("USAGE", `--max-concurrent must be a whole number of at least 1`);
+    }
+    const groups = (values.group as string[] | undefined) ?? [];
+    const badGroup = groups.find((g) => !/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(g));
+    if (badGroup !== undefined) {
+      throw new ScoutError("USAGE", `--group ${badGroup}: not a group name`, {
+        hint: "a group name has letters, digits, '_' and '-' (at most 64)",
+      });
     }
     const fleet = await fleetConfig(values, io);
     const rpc = await rpcConfig(values, io);
@@ -266,6 +276,7 @@ export const agentCommand: Command = {
       provisioning,
       printEvents: !(values.quiet ?? false),
       rpc,
+      groups,
     }, { logger });
     await done.promise;
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -29,6 +29,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./agent.ts")).agentCommand,
   },
   {
+    name: "push",
+    summary: "push signed check bundles to nodes over the fleet broker",
+    load: async () => (await import("./push.ts")).pushCommand,
+  },
+  {
     name: "validate",
     summary: "check check files and machine definitions",
     load: async () => (await import("./validate.ts")).validateCommand,

@@ -127,6 +127,8 @@ export interface RpcServiceOptions {
   rateLimit?: { perCallerPerMinute: number };
   /** Requests handled at once; more get a "busy" reply at once; default 8. */
   maxConcurrent?: number;
+  /** Pushed check bundles applied (and refused) on this node, added to `checks` replies as `pushed`. */
+  pushed?: () => unknown;
   /** Runs goss; without it goss_validate replies "not supported". */
   goss?: (req: GossRequest) => Promise<Record<string, unknown>>;
   /** Told about internal problems (an audit line that could not be written). */
@@ -276,6 +278,7 @@ export function createRpcService(opts: RpcServiceOptions): RpcService {
               start_time: c.startTime,
               status: c.status,
             })),
+            ...(opts.pushed ? { pushed: opts.pushed() ?? null } : {}),
           },
         };
       case "machine_states": {

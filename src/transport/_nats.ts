@@ -27,6 +27,7 @@ import {
   type JsMsg,
   type StreamConfig,
 } from "@nats-io/jetstream";
+import { type KV, type KvEntry as NatsKvEntry, Kvm, KvWatchInclude } from "@nats-io/kv";
 import { ScoutError } from "../errors.ts";
 
 /** A message delivered to a subscriber. */
@@ -221,12 +222,68 @@ export interface BrokerOptions {
   connectTimeoutMs?: number;
 }
 
+/** One value (or deletion marker) of a key-value bucket. */
+export interface KvEntry {
+  /** The key. */
+  key: string;
+  /** The value; empty for deletions. */
+  value: Uint8Array;
+  /** The bucket's revision of this entry (its stream sequence). */
+  revision: number;
+  /** PUT for a value; DEL or PURGE for a deletion. */
+  operation: "PUT" | "DEL" | "PURGE";
+  /** When the bucket stored it, ms since the epoch (the broker's clock). */
+  timeMs: number;
+}
+
+/** A running Kv.watch. */
+export interface KvWatch {
+  /** Stops watching. */
+  stop(): void;
+}
+
+/** A JetStream key-value bucket. */
+export interface Kv {
+  /** The key's current entry (a deletion marker included), or null when it never existed. */
+  get(key: string): Promise<KvEntry | null>;
+  /** Stores a value; with `previousRevision` only when the key is still at that revision. */
+  put(key: string, value: Uint8Array, opts?: { previousRevision?: number }): Promise<number>;
+  /** Puts a deletion marker (history is kept). */
+  delete(key: string): Promise<void>;
+  /**
+   * Watches one key: first its current entry (the initial snapshot, when there is one), then
+   * every change, in order, to `onEntry`; survives reconnects.
+   */
+  watch(
+    key: string,
+    onEntry: (e: KvEntry) => void,
+    opts?: { onError?: (detail: string) => void },
+  ): Promise<KvWatch>;
+  /** Every kept entry of a key, oldest first. */
+  history(key: string): Promise<KvEntry[]>;
+  /** The keys with a current value, matching the NATS subject filter (default all). */
+  keys(filter?: string): Promise<string[]>;
+}
+
+/** Options of Broker.kv. */
+export interface KvOptions {
+  /** Create the bucket when it does not exist (needs the right to); default false. */
+  create?: boolean;
+  /** Entries kept per key when creating; default 10. */
+  history?: number;
+}
+
 /** A broker connection: the ports plus lifecycle. */
 export interface Broker {
   /** Core messaging. */
   bus: Bus;
   /** JetStream publishing. */
   stream: Stream;
+  /**
+   * Opens a JetStream key-value bucket; rejects with BROKER_CONNECT when it does not exist
+   * (and `create` is not set) or the broker is not connected.
+   */
+  kv(bucket: string, opts?: KvOptions): Promise<Kv>;
   /** Whether the connection is up right now. */
   status(): "connected" | "disconnected";
   /** Closes the connection (and stops any first-connect retries). */
@@ -797,9 +854,32 @@ export async function connectBroker(options: BrokerOptions): Promise<Broker> {
     },
   };
 
+  const kv = async (bucket: string, kvOpts: KvOptions = {}): Promise<Kv> => {
+    if (!nc || !js) throw notConnected();
+    let b: KV;
+    try {
+      const kvm = new Kvm(js);
+      b = kvOpts.create
+        ? await kvm.create(bucket, { history: kvOpts.history ?? 10 })
+        : await kvm.open(bucket);
+    } catch (e) {
+      throw new ScoutError(
+        "BROKER_CONNECT",
+        `cannot open key-value bucket ${bucket}: ${toStr(e)}`,
+        {
+          hint: "check that JetStream is enabled and the bucket exists (an operator creates it)",
+          context: { bucket },
+          cause: e,
+        },
+      );
+    }
+    return wrapKv(b, bucket);
+  };
+
   return {
     bus,
     stream,
+    kv,
     status: () => (connected && nc !== null && !nc.isClosed() ? "connected" : "disconnected"),
     async close() {
       if (closed) return;
@@ -810,6 +890,100 @@ export async function connectBroker(options: BrokerOptions): Promise<Broker> {
       if (conn && !conn.isClosed()) await conn.close();
       connected = false;
       removeAlertSink(alertSink);
+    },
+  };
+}
+
+function toKvEntry(e: NatsKvEntry): KvEntry {
+  return {
+    key: e.key,
+    value: e.value,
+    revision: e.revision,
+    operation: e.operation,
+    timeMs: e.created.getTime(),
+  };
+}
+
+function wrapKv(b: KV, bucket: string): Kv {
+  const fail = (what: string, e: unknown) =>
+    new ScoutError("BROKER_CONNECT", `${what} on bucket ${bucket} failed: ${toStr(e)}`, {
+      hint: "check that the broker is reachable and the account may use the bucket",
+      context: { bucket },
+      cause: e,
+    });
+  return {
+    async get(key) {
+      try {
+        const e = await b.get(key);
+        return e === null ? null : toKvEntry(e);
+      } catch (e) {
+        throw fail(`get ${key}`, e);
+      }
+    },
+    async put(key, value, opts = {}) {
+      try {
+        return await b.put(
+          key,
+          value,
+          opts.previousRevision === undefined ? {} : { previousSeq: opts.previousRevision },
+        );
+      } catch (e) {
+        throw fail(`put ${key}`, e);
+      }
+    },
+    async delete(key) {
+      try {
+        await b.delete(key);
+      } catch (e) {
+        throw fail(`delete ${key}`, e);
+      }
+    },
+    async watch(key, onEntry, opts = {}) {
+      let iter;
+      try {
+        iter = await b.watch({ key, include: KvWatchInclude.LastValue });
+      } catch (e) {
+        throw fail(`watch ${key}`, e);
+      }
+      const it = iter;
+      let stopped = false;
+      (async () => {
+        for await (const e of it) {
+          try {
+            onEntry(toKvEntry(e));
+          } catch (err) {
+            opts.onError?.(`watcher of ${key} threw: ${toStr(err)}`);
+          }
+        }
+      })().catch((e) => {
+        if (!stopped) opts.onError?.(`watch of ${key} ended: ${toStr(e)}`);
+      });
+      return {
+        stop() {
+          stopped = true;
+          it.stop();
+        },
+      };
+    },
+    async history(key) {
+      try {
+        const out: KvEntry[] = [];
+        const it = await b.history({ key });
+        for await (const e of it) out.push(toKvEntry(e));
+        return out.sort((x, y) => x.revision - y.revision);
+      } catch (e) {
+        throw fail(`history ${key}`, e);
+      }
+    },
+    async keys(filter) {
+      try {
+        const out: string[] = [];
+        const it = await b.keys(filter ?? ">");
+        for await (const k of it) out.push(k);
+        return out.sort();
+      } catch (e) {
+        throw fail("keys", e);
+      }
     },
   };
 }
