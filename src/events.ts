@@ -376,7 +376,7 @@ function watcherData(
   ref: MachineRef,
   watcherType: string,
   watcher: string,
-  meta: EventMeta,
+  meta: Pick<EventMeta, "timeMs">,
 ): Record<string, unknown> {
   return {
     protocol: watcherProtocol(watcherType),
@@ -444,6 +444,18 @@ export function nagiosStateEvent(
   p: NagiosStatePayload,
   meta: EventMeta,
 ): ScoutEvent {
+  return watcherEvent(ref, "nagios", nagiosStateData(ref, p, meta), meta);
+}
+
+/**
+ * The `data` of a nagios state event alone, without the CloudEvent around it: what listings
+ * (`scout checks`, the node API) show as a check's status, built without the envelope's cost.
+ */
+export function nagiosStateData(
+  ref: MachineRef,
+  p: NagiosStatePayload,
+  meta: Pick<EventMeta, "timeMs">,
+): Record<string, unknown> {
   if (!Number.isFinite(p.runtimeMs)) {
     throw new ScoutError("INTERNAL", `runtimeMs is not a number: ${p.runtimeMs}`, {
       context: { watcher: p.watcher },
@@ -467,7 +479,7 @@ export function nagiosStateEvent(
     history,
     annotations: { ...p.annotations },
   };
-  return watcherEvent(ref, "nagios", data, meta);
+  return data;
 }
 
 /** Builds the `io.choria.machine.watcher.exec.v1.state` event of an exec watcher. */

@@ -450,7 +450,7 @@ export function createMachine(
     info(withStatus = false) {
       const nagios = watchers.map((w) => w.instance.info()).find((i) => i !== null) ?? null;
       const nw = withStatus ? watchers.find((w) => w.instance.info() !== null) : undefined;
-      const ev = nw?.instance.currentEvent(ref, { eventId: "status", timeMs: clock.now() }) ?? null;
+      const status = nw?.instance.currentStatus?.(ref, clock.now()) ?? null;
       return {
         name: spec.name,
         state,
@@ -459,7 +459,7 @@ export function createMachine(
         startTime: Math.floor(startTimeMs / 1000),
         maintenance,
         nagios,
-        status: ev ? ev.data : null,
+        status,
       };
     },
     nextRuns() {

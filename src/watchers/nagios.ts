@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { nagiosStateEvent, SCOUT_EXTENSIONS } from "../events.ts";
+import {
+  nagiosStateData,
+  nagiosStateEvent,
+  type NagiosStatePayload,
+  SCOUT_EXTENSIONS,
+} from "../events.ts";
 import { formatError } from "../errors.ts";
 import {
   choriaPerfdata,
@@ -227,6 +232,22 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
       };
     }
 
+    /** The last result as an event payload, or null before the first run. */
+    function payload(): NagiosStatePayload | null {
+      if (!last) return null;
+      return {
+        watcher: spec.name,
+        plugin: last.plugin,
+        status: last.status,
+        output: last.output,
+        checkTimeMs: last.checkTimeMs,
+        runtimeMs: last.runtimeMs,
+        perfdata: last.wirePerfdata,
+        history,
+        annotations: p.annotations,
+      };
+    }
+
     return {
       trigger: {
         intervalMs,
@@ -256,19 +277,14 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
         const back = ctx.state() === "FORCE_CHECK" ? hardStatus ?? "UNKNOWN" : undefined;
         return back === undefined ? { nextInMs: retryMs } : { fire: back, nextInMs: retryMs };
       },
+      currentStatus(ref, timeMs) {
+        const s = payload();
+        return s && nagiosStateData(ref, s, { timeMs });
+      },
       currentEvent(ref, meta) {
-        if (!last) return null;
-        return nagiosStateEvent(ref, {
-          watcher: spec.name,
-          plugin: last.plugin,
-          status: last.status,
-          output: last.output,
-          checkTimeMs: last.checkTimeMs,
-          runtimeMs: last.runtimeMs,
-          perfdata: last.wirePerfdata,
-          history,
-          annotations: p.annotations,
-        }, {
+        const s = payload();
+        if (!s || !last) return null;
+        return nagiosStateEvent(ref, s, {
           ...meta,
           extensions: {
             ...meta.extensions,

@@ -103,6 +103,11 @@ export interface WatcherInstance {
   run(signal: AbortSignal): Promise<WatcherResult>;
   /** The watcher's current state as a CloudEvent, or null before it has run. */
   currentEvent(ref: MachineRef, meta: EventMeta): ScoutEvent | null;
+  /**
+   * The check's status for listings: the nagios state event's `data` without the CloudEvent
+   * (cheap enough for every `checks` request); null before it has run and for other types.
+   */
+  currentStatus?(ref: MachineRef, timeMs: number): Record<string, unknown> | null;
   /** Watcher state worth keeping across restarts (JSON-safe). */
   snapshot(): unknown;
   /** Nagios summary; other types return null. */

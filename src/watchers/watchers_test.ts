@@ -200,3 +200,32 @@ Deno.test("goss builtin is UNKNOWN, saying why, when the gossfile cannot load", 
     String(ev.data.output),
   );
 });
+
+Deno.test("a check's listed status is its latest nagios state event's data, built without the CloudEvent", async () => {
+  const loaded = loadCheckFile(
+    "checks:\n  - name: beat\n    builtin: heartbeat\n    interval: 60s\n    annotations: { team: ops }\n",
+    "/etc/scout/checks/t.yaml",
+  );
+  if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("; "));
+  const clock = new FakeClock();
+  const events: ScoutEvent[] = [];
+  const machine = createMachine(checkMachine(loaded.value[0]!, "/etc/scout/checks"), {
+    clock,
+    logger: nullLogger,
+    identity: "node1",
+    emit: (e) => events.push(e),
+    newId: () => crypto.randomUUID(),
+    random: () => 0,
+    noSplay: true,
+    changed: () => {},
+    watcherDeps: fakeWatcherDeps(clock, new FakeRunner(clock)),
+  });
+  equal(machine.info(true).status, null, "nothing before the first run");
+  machine.start();
+  for (let i = 0; i < 50 && !events.some((e) => e.type.endsWith("nagios.v1.state")); i++) {
+    await clock.advance(10);
+  }
+  const ev = events.findLast((e) => e.type.endsWith("nagios.v1.state"))!;
+  deepEqual(machine.info(true).status, ev.data);
+  await machine.stop();
+});
