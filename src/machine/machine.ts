@@ -450,7 +450,7 @@ export function createMachine(
     info(withStatus = false) {
       const nagios = watchers.map((w) => w.instance.info()).find((i) => i !== null) ?? null;
       const nw = withStatus ? watchers.find((w) => w.instance.info() !== null) : undefined;
-      const status = nw?.instance.currentStatus?.(ref, clock.now()) ?? null;
+      const status = nw?.instance.currentStatus?.(ref) ?? null;
       return {
         name: spec.name,
         state,

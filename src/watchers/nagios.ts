@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  type MachineRef,
   nagiosStateData,
   nagiosStateEvent,
   type NagiosStatePayload,
@@ -232,6 +233,9 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
       };
     }
 
+    let statusCache: { last: LastRun; ref: MachineRef; data: Record<string, unknown> } | null =
+      null;
+
     /** The last result as an event payload, or null before the first run. */
     function payload(): NagiosStatePayload | null {
       if (!last) return null;
@@ -277,9 +281,18 @@ export const nagiosWatcher: WatcherPlugin<NagiosProperties> = {
         const back = ctx.state() === "FORCE_CHECK" ? hardStatus ?? "UNKNOWN" : undefined;
         return back === undefined ? { nextInMs: retryMs } : { fire: back, nextInMs: retryMs };
       },
-      currentStatus(ref, timeMs) {
-        const s = payload();
-        return s && nagiosStateData(ref, s, { timeMs });
+      currentStatus(ref) {
+        // Built once per result and reused by every listing until the next one: a flood of
+        // `checks` requests must not format 15 history times per check per request.
+        if (!last) return null;
+        if (statusCache?.last !== last || statusCache.ref !== ref) {
+          statusCache = {
+            last,
+            ref,
+            data: nagiosStateData(ref, payload()!, { timeMs: last.checkTimeMs }),
+          };
+        }
+        return statusCache.data;
       },
       currentEvent(ref, meta) {
         const s = payload();

@@ -104,10 +104,11 @@ export interface WatcherInstance {
   /** The watcher's current state as a CloudEvent, or null before it has run. */
   currentEvent(ref: MachineRef, meta: EventMeta): ScoutEvent | null;
   /**
-   * The check's status for listings: the nagios state event's `data` without the CloudEvent
-   * (cheap enough for every `checks` request); null before it has run and for other types.
+   * The check's status for listings: the nagios state event's `data` for the latest result
+   * (its `timestamp` is the check time), without the CloudEvent and built once per result;
+   * null before it has run and for other types. Callers must not change it.
    */
-  currentStatus?(ref: MachineRef, timeMs: number): Record<string, unknown> | null;
+  currentStatus?(ref: MachineRef): Record<string, unknown> | null;
   /** Watcher state worth keeping across restarts (JSON-safe). */
   snapshot(): unknown;
   /** Nagios summary; other types return null. */
