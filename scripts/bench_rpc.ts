@@ -10,9 +10,10 @@
  *      100 check starts a second: enough samples for a p99) with the agent's random splay. The
  *      check-start lateness of every run (AgentOverrides.observeLateness) is recorded with the
  *      time the run was due.
- *      a) Default `--rpc-max-concurrent` (8): one flood (below) is sent and its answers counted;
- *         the agent sheds what it cannot take at once with BUSY (information).
- *      b) `--rpc-max-concurrent 1000` (`--concurrency N`): a window without requests (the idle
+ *      a) Default `--rpc-max-concurrent` (2, with up to 2,000 waiting): one flood (below) is sent
+ *         and its answers counted (information).
+ *      b) `--rpc-max-concurrent N` (`--concurrency N`, default the agent's default): a window
+ *         without requests (the idle
  *         baseline), then a window of floods sent back to back. One flood = 20 callers, each
  *         with its own ed25519 key and operator token (issued by the fleet CA) and its own NATS
  *         connection, sending 50 signed `checks` requests each, all at once: 1,000 concurrent
@@ -67,7 +68,7 @@ const CALLERS = 20;
 const PER_CALLER = 50;
 const NODES = 1000;
 const DEFAULT_RPC_RATE = 120;
-const DEFAULT_RPC_CONCURRENCY = 8;
+const DEFAULT_RPC_CONCURRENCY = 2;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -1032,7 +1033,7 @@ async function main(): Promise<number> {
     interval,
     intervalMs: parseDurationMs(interval),
     checks: 100,
-    concurrency: Number(values.concurrency ?? 1000),
+    concurrency: Number(values.concurrency ?? DEFAULT_RPC_CONCURRENCY),
     idleMs: quick ? 15_000 : 60_000,
     floodMs: quick ? 15_000 : 60_000,
     gapMs: 250,

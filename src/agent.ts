@@ -100,7 +100,7 @@ export interface RpcConfig {
   policyFile: string | null;
   /** Requests a minute per caller. @default 120 */
   perCallerPerMinute?: number;
-  /** Requests handled at once; more are answered "busy". @default 8 */
+  /** Requests handled at once; up to 2,000 more wait, beyond them "busy". @default 2 */
   maxConcurrent?: number;
   /** Size cap of a request, bytes. @default 65536 */
   maxBytes?: number;
@@ -889,7 +889,9 @@ async function createAgentRpc(
     clock,
     ...(rc?.maxBytes ? { maxBytes: rc.maxBytes } : {}),
     rateLimit: { perCallerPerMinute: rc?.perCallerPerMinute ?? 120 },
-    maxConcurrent: rc?.maxConcurrent ?? 8,
+    maxConcurrent: rc?.maxConcurrent ?? 2,
+    // Due check starts (timers) run before each request: requests never delay checks.
+    yieldToTimers: () => new Promise((resolve) => setTimeout(resolve, 0)),
     goss: (req) => runGossRequest(req, { stateDir, host: deps.gossHost(), clock }),
     onError: (message, detail) => logger.error(message, detail),
   });

@@ -62,7 +62,8 @@ Flags (each has a SCOUT_* environment twin, e.g. SCOUT_STATE_DIR):
   --rpc-policy FILE       local policy of the node API (default /etc/scout/policy.yaml when it
                           exists)
   --rpc-rate N            node API requests a minute per caller (default 120)
-  --rpc-max-concurrent N  node API requests handled at once; more are answered "busy" (default 8)
+  --rpc-max-concurrent N  node API requests handled at once (default 2); up to 2,000 more wait,
+                          beyond them "busy"; checks due meanwhile start first
 
 Without --broker and --standalone the agent enrols: it finds a provisioning token, makes its
 key, gets a certificate from the hub and joins the fleet over mutual TLS, in this process,
@@ -168,7 +169,7 @@ async function rpcConfig(
     trust,
     policyFile: policyFlag ?? DEFAULT_POLICY_FILE,
     perCallerPerMinute: count("rpc-rate", 120),
-    maxConcurrent: count("rpc-max-concurrent", 8),
+    maxConcurrent: count("rpc-max-concurrent", 2),
   };
 }
 

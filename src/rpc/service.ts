@@ -1,7 +1,7 @@
 /**
  * The node API service: one request in, one reply out. Authenticates the signed envelope,
  * checks that the subject's action is the signed one, applies a per-caller token-bucket rate
- * limit and a concurrency bound (excess requests get "busy" at once), authorizes by token and
+ * limit and a concurrency bound (a bounded queue; beyond it "busy" at once), authorizes by token and
  * local policy, runs the action over a narrow control port, audits every request (allowed or
  * refused) and replies JSON in Choria's field names (choria-formats 5.1, 5.2) inside a Scout
  * envelope `{ ok, identity, id, action, result | error: { code, reason } }`. Pure: time comes
@@ -125,8 +125,15 @@ export interface RpcServiceOptions {
   skewMs?: number;
   /** Per-caller token bucket: capacity and refill per minute; default 120. */
   rateLimit?: { perCallerPerMinute: number };
-  /** Requests handled at once; more get a "busy" reply at once; default 8. */
+  /** Requests handled at once; default 2 (the agent's checks share its one thread). */
   maxConcurrent?: number;
+  /** Requests waiting for a slot; beyond them a request gets "busy" at once; default 2000. */
+  maxQueued?: number;
+  /**
+   * Resolves after the timers that are due have run (a macrotask); awaited before each request,
+   * so a flood of requests never delays a check's start. Default: a resolved promise.
+   */
+  yieldToTimers?: () => Promise<void>;
   /** Pushed check bundles applied (and refused) on this node, added to `checks` replies as `pushed`. */
   pushed?: () => unknown;
   /** Runs goss; without it goss_validate replies "not supported". */
@@ -236,7 +243,10 @@ const TRANSITION_NAME = {
 export function createRpcService(opts: RpcServiceOptions): RpcService {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const skewMs = opts.skewMs ?? DEFAULT_REQUEST_SKEW_MS;
-  const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 8);
+  const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
+  const maxQueued = Math.max(0, opts.maxQueued ?? 2000);
+  const yieldToTimers = opts.yieldToTimers ?? (() => Promise.resolve());
+  const waiting: (() => void)[] = [];
   const limiter = new RateLimiter(opts.rateLimit?.perCallerPerMinute ?? 120);
   const seen = opts.seen ?? new ReplayCache();
   let active = 0;
@@ -480,8 +490,9 @@ export function createRpcService(opts: RpcServiceOptions): RpcService {
 
   return {
     async handle(subjectAction, raw) {
-      if (active >= maxConcurrent) {
-        const reason = `busy: ${maxConcurrent} requests are being handled; try again in a moment`;
+      if (active >= maxConcurrent && waiting.length >= maxQueued) {
+        const reason = `busy: ${maxConcurrent} requests are being handled and ${maxQueued} ` +
+          "wait; try again in a moment";
         // One audit line at a time for busy refusals, counting the others, so a flood
         // cannot queue audit writes without bound.
         if (busyAudit) {
@@ -509,8 +520,11 @@ export function createRpcService(opts: RpcServiceOptions): RpcService {
           error: { code: "BUSY", reason },
         });
       }
-      active++;
+      if (active >= maxConcurrent) {
+        await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+      } else active++;
       try {
+        await yieldToTimers();
         return encode(await handleOne(subjectAction, raw));
       } catch (e) {
         opts.onError?.("RPC request failed", { error: formatError(e) });
@@ -522,7 +536,9 @@ export function createRpcService(opts: RpcServiceOptions): RpcService {
           error: { code: "FAILED", reason: "internal error" },
         });
       } finally {
-        active--;
+        const next = waiting.shift();
+        if (next) next();
+        else active--;
       }
     },
   };

@@ -69,7 +69,10 @@ function fakeControl(): RpcControl & { calls: string[] } {
   };
 }
 
-function setup(over: { perMinute?: number; maxConcurrent?: number; control?: RpcControl } = {}) {
+function setup(
+  over: { perMinute?: number; maxConcurrent?: number; maxQueued?: number; control?: RpcControl } =
+    {},
+) {
   let now = Date.parse("2030-01-01T00:00:00Z");
   const lines: AuditEntry[] = [];
   const control = over.control ?? fakeControl();
@@ -87,6 +90,7 @@ function setup(over: { perMinute?: number; maxConcurrent?: number; control?: Rpc
     clock: { now: () => now },
     rateLimit: { perCallerPerMinute: over.perMinute ?? 100 },
     maxConcurrent: over.maxConcurrent ?? 4,
+    ...(over.maxQueued === undefined ? {} : { maxQueued: over.maxQueued }),
   });
   const token = (actions: string[], checks = "web-*") =>
     issueOperatorToken({
@@ -187,7 +191,7 @@ Deno.test("rate limiter refills continuously and forgets callers beyond its boun
   ok(l.take("c", 1000));
 });
 
-Deno.test("rpc service answers busy at once beyond its concurrency bound", async () => {
+Deno.test("rpc service queues requests beyond its concurrency bound, and answers busy at once beyond the queue", async () => {
   const control = fakeControl();
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
@@ -195,15 +199,19 @@ Deno.test("rpc service answers busy at once beyond its concurrency bound", async
     await gate;
     return { transitioned: names, skipped: [], failed: [] };
   };
-  const t = setup({ maxConcurrent: 1, control });
+  const t = setup({ maxConcurrent: 1, maxQueued: 1, control });
   const slow = t.call("trigger", { checks: ["web-a"] });
   // Let the first request get into its action.
   for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 1));
+  let queuedDone = false;
+  const queued = t.call("checks", {}).then((r) => (queuedDone = true, r));
   const busy = await t.call("checks", {});
   ok(!busy.ok);
   equal(busy.error.code, "BUSY");
+  equal(queuedDone, false, "the queued request waits for the slot");
   release();
   ok((await slow).ok);
+  ok((await queued).ok, "then it is answered");
   ok((await t.call("checks", {})).ok);
 });
 
