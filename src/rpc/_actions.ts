@@ -17,6 +17,12 @@ export const ACTIONS = [
 /** One node API action. */
 export type RpcAction = typeof ACTIONS[number];
 
+/**
+ * Everything a token may grant: the RPC actions, and `push` (storing signed check bundles in
+ * the SCOUT_CHECKS bucket; checked by the nodes that apply them, not by the RPC service).
+ */
+export const GRANTS: readonly string[] = [...ACTIONS, "push"];
+
 /** Actions any authenticated caller may call (read-only listing), unless a local deny rule says no. */
 export const LISTING_ACTIONS: readonly RpcAction[] = ["checks", "machine_states"];
 

@@ -25,7 +25,7 @@ import {
 } from "jose";
 import { z } from "zod";
 import { ScoutError } from "../errors.ts";
-import { ACTIONS, MAX_GLOB } from "./_actions.ts";
+import { GRANTS, MAX_GLOB } from "./_actions.ts";
 
 /** The `purpose` claim of every operator token. */
 export const OPERATOR_PURPOSE = "scout-operator" as const;
@@ -309,12 +309,10 @@ export async function generateCallerKeyPair(): Promise<
  * must be known names or `*`, globs non-empty without spaces. Throws ScoutError(USAGE).
  */
 export async function issueOperatorToken(opts: IssueOperatorOptions): Promise<string> {
-  const unknown = opts.actions.filter((a) =>
-    a !== "*" && !(ACTIONS as readonly string[]).includes(a)
-  );
+  const unknown = opts.actions.filter((a) => a !== "*" && !GRANTS.includes(a));
   if (unknown.length > 0) {
     throw new ScoutError("USAGE", `unknown action(s): ${unknown.join(", ")}`, {
-      hint: `actions are ${ACTIONS.join(", ")}, or "*" for all`,
+      hint: `actions are ${GRANTS.join(", ")}, or "*" for all`,
     });
   }
   const iat = Math.floor(opts.now / 1000);

@@ -65,6 +65,8 @@ Deno.test("issueOperatorToken refuses unknown actions, empty globs and bad keys"
   await rejects(issueOperatorToken({ ...base, nodes: "" }), /scout_nodes/);
   await rejects(issueOperatorToken({ ...base, callerPublicKey: new Uint8Array(31) }), /32 bytes/);
   ok((await issueOperatorToken(base)).split(".").length === 3);
+  // `push` is a grant without being an RPC action: the nodes that apply bundles check it.
+  ok((await issueOperatorToken({ ...base, actions: ["push", "trigger"] })).split(".").length === 3);
 });
 
 Deno.test("caller keys round-trip through PEM and JWK and sign what they verify", async () => {
