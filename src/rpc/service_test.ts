@@ -203,8 +203,10 @@ Deno.test("rpc service queues requests beyond its concurrency bound, and answers
   const slow = t.call("trigger", { checks: ["web-a"] });
   // Let the first request get into its action.
   for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 1));
+  // One after the other (signing is async, so wait until the first one is queued).
   let queuedDone = false;
   const queued = t.call("checks", {}).then((r) => (queuedDone = true, r));
+  for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 1));
   const busy = await t.call("checks", {});
   ok(!busy.ok);
   equal(busy.error.code, "BUSY");
