@@ -28,3 +28,27 @@ export function parseIdentity(text: string): string {
 function fail(message: string, value: string): never {
   throw new ScoutError("IDENTITY_INVALID", message, { hint: RULE, context: { identity: value } });
 }
+
+/**
+ * True when `text` matches the glob `pattern`: `*` matches any run of characters (including
+ * none, including dots); every other character matches itself, case-sensitive. Linear time:
+ * on a mismatch the last `*` swallows one more character. Used for identity, check and group
+ * patterns in tokens and policies.
+ */
+export function globMatch(pattern: string, text: string): boolean {
+  let p = 0, i = 0, star = -1, mark = 0;
+  while (i < text.length) {
+    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === text[i]) {
+      p++;
+      i++;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p++;
+      mark = i;
+    } else if (star !== -1) {
+      p = star + 1;
+      i = ++mark;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === "*") p++;
+  return p === pattern.length;
+}

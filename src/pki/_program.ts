@@ -15,37 +15,9 @@ import {
   x509,
 } from "./_x509.ts";
 
-/** One run of a program that gets text on stdin. */
-export interface StdinRunRequest {
-  /** Absolute path of the program. */
-  cmd: string;
-  /** Its arguments. */
-  args: string[];
-  /** Its complete environment; nothing is inherited. */
-  env: Record<string, string>;
-  /** Written to its stdin, which is then closed. */
-  stdin: string;
-  /** After this the program (and its process group) is killed. */
-  timeoutMs: number;
-}
-
-/** How the run ended. */
-export interface StdinRunResult {
-  /** Exit code, or null when killed by a signal, timed out or never started. */
-  code: number | null;
-  /** Captured stdout (capped). */
-  stdout: string;
-  /** Captured stderr (capped); a start failure is described here. */
-  stderr: string;
-  /** True when the timeout killed it. */
-  timedOut: boolean;
-}
-
-/** The port the program signer runs its program through (Deno version: runtime/mod.ts). */
-export interface StdinRunner {
-  /** Runs a program to completion; never throws for the program's own failures. */
-  run(request: StdinRunRequest): Promise<StdinRunResult>;
-}
+/** The port the program signer runs its program through: runtime's StdinRunner. */
+export type { StdinRunner, StdinRunRequest, StdinRunResult } from "../runtime/mod.ts";
+import type { StdinRunner } from "../runtime/mod.ts";
 
 /** Options of programSigner. */
 export interface ProgramSignerOptions {

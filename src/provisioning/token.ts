@@ -14,7 +14,7 @@ import {
   SignJWT,
 } from "jose";
 import { z } from "zod";
-import { IDENTITY_PATTERN } from "../config/mod.ts";
+import { globMatch, IDENTITY_PATTERN } from "../config/mod.ts";
 import { type ErrorCode, ScoutError } from "../errors.ts";
 
 /**
@@ -398,21 +398,6 @@ export async function pinnedCa(claims: ProvisioningClaims): Promise<string> {
  * tokens). An identity that is not a valid identity never matches.
  */
 export function identityAllowed(pattern: string, identity: string): boolean {
-  if (!IDENTITY_PATTERN.test(identity) || !IDENTITY_GLOB.test(pattern)) return false;
-  // Linear-time glob match: on a mismatch, let the last `*` swallow one more character.
-  let p = 0, i = 0, star = -1, mark = 0;
-  while (i < identity.length) {
-    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === identity[i]) {
-      p++;
-      i++;
-    } else if (p < pattern.length && pattern[p] === "*") {
-      star = p++;
-      mark = i;
-    } else if (star !== -1) {
-      p = star + 1;
-      i = ++mark;
-    } else return false;
-  }
-  while (p < pattern.length && pattern[p] === "*") p++;
-  return p === pattern.length;
+  return IDENTITY_PATTERN.test(identity) && IDENTITY_GLOB.test(pattern) &&
+    globMatch(pattern, identity);
 }

@@ -2,6 +2,7 @@
  * The node API's action names and the glob matcher shared by tokens, requests and policy.
  * @module
  */
+import { globMatch as matchGlob } from "../config/mod.ts";
 
 /** Every action of the node API (`scout.api.<token>.<action>`), Choria's names. */
 export const ACTIONS = [
@@ -43,24 +44,9 @@ export function isAction(name: string): name is RpcAction {
 export const MAX_GLOB = 256;
 
 /**
- * True when `text` matches the glob `pattern`: `*` matches any run of characters (including
- * none, including dots); every other character matches itself, case-sensitive. Linear time.
+ * True when `text` matches the glob `pattern` (config's globMatch: `*` matches any run of
+ * characters); a pattern longer than MAX_GLOB never matches.
  */
 export function globMatch(pattern: string, text: string): boolean {
-  if (pattern.length > MAX_GLOB) return false;
-  let p = 0, i = 0, star = -1, mark = 0;
-  while (i < text.length) {
-    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === text[i]) {
-      p++;
-      i++;
-    } else if (p < pattern.length && pattern[p] === "*") {
-      star = p++;
-      mark = i;
-    } else if (star !== -1) {
-      p = star + 1;
-      i = ++mark;
-    } else return false;
-  }
-  while (p < pattern.length && pattern[p] === "*") p++;
-  return p === pattern.length;
+  return pattern.length <= MAX_GLOB && matchGlob(pattern, text);
 }

@@ -58,6 +58,8 @@ export {
   createDenoStdinRunner,
   type DenoStdinRunnerOptions,
   type StdinRunner,
+  type StdinRunRequest,
+  type StdinRunResult,
 } from "./stdin_runner.ts";
 export { createPinnedHttps, type JsonReply, type PinnedHttps } from "./https.ts";
 export { createDenoAuditSink, type DenoAuditSink } from "./audit_file.ts";
