@@ -185,26 +185,11 @@ export const tokenCommand: Command = {
       ? await issueProvisioningToken({ ...common, urls })
       : await issueProvisioningToken({ ...common, srvDomain });
     // Prove ca.key belongs to ca.pem before handing the token out.
-    const claims = await verifyProvisioningToken(token, { caCertPem, now }).catch((e) => {
-      throw new ScoutError("USAGE", `ca.key does not match ca.pem in ${values.ca}`, {
-        hint: "give --ca a folder whose ca.key is the private key of its ca.pem",
-        cause: e,
-      });
-    });
-    if (values.out !== undefined) await writePrivate(values.out, token + "\n");
-    if (values.json) {
-      const head = values.out === undefined ? { token } : { out: values.out };
-      io.out(JSON.stringify({ ...head, claims }) + "\n");
-    } else if (values.out === undefined) {
-      io.out(token + "\n");
-    } else {
-      io.err(
-        `wrote provisioning token to ${values.out} (expires ${
-          new Date(claims.exp * 1000).toISOString()
-        })\n`,
-      );
-    }
-    return 0;
+    const claims = await matchingKey(
+      verifyProvisioningToken(token, { caCertPem, now }),
+      values.ca,
+    );
+    return await handOut(io, token, claims, values, "provisioning token");
   },
 };
 
@@ -281,15 +266,31 @@ async function operator(values: Flags, io: CliIo): Promise<number> {
     ttlMs,
     now,
   });
-  const claims = await verifyOperatorToken(token, {
-    trust: [{ kind: "fleet-ca", certPem: caCertPem }],
-    now,
-  }).catch((e) => {
-    throw new ScoutError("USAGE", `ca.key does not match ca.pem in ${values.ca}`, {
+  const claims = await matchingKey(
+    verifyOperatorToken(token, { trust: [{ kind: "fleet-ca", certPem: caCertPem }], now }),
+    values.ca,
+  );
+  return await handOut(io, token, claims, values, `operator token for ${claims.sub}`);
+}
+
+/** A token that does not verify against ca.pem means ca.key is not its key: a usage error. */
+function matchingKey<T>(verified: Promise<T>, caDir: string | undefined): Promise<T> {
+  return verified.catch((e) => {
+    throw new ScoutError("USAGE", `ca.key does not match ca.pem in ${caDir}`, {
       hint: "give --ca a folder whose ca.key is the private key of its ca.pem",
       cause: e,
     });
   });
+}
+
+/** Prints the token, or writes it 0600 to --out; with --json also its claims. */
+async function handOut(
+  io: CliIo,
+  token: string,
+  claims: { exp: number },
+  values: { out?: string | undefined; json?: boolean | undefined },
+  what: string,
+): Promise<number> {
   if (values.out !== undefined) await writePrivate(values.out, token + "\n");
   if (values.json) {
     const head = values.out === undefined ? { token } : { out: values.out };
@@ -298,9 +299,7 @@ async function operator(values: Flags, io: CliIo): Promise<number> {
     io.out(token + "\n");
   } else {
     io.err(
-      `wrote operator token for ${claims.sub} to ${values.out} (expires ${
-        new Date(claims.exp * 1000).toISOString()
-      })\n`,
+      `wrote ${what} to ${values.out} (expires ${new Date(claims.exp * 1000).toISOString()})\n`,
     );
   }
   return 0;
