@@ -11,6 +11,8 @@ import {
   lifecycleEvent,
   publishes,
   type PublishPolicy,
+  pushAppliedEvent,
+  pushRefusedEvent,
   SCOUT_EXTENSIONS,
   type ScoutEvent,
   scoutSubject,
@@ -286,6 +288,9 @@ export async function startAgent(
   const pushedDir = `${config.stateDir}/pushed`;
   await ensureDir(pushedDir, 0o700);
   let pushApplier: import("./push/mod.ts").PushApplier | null = null;
+  // Push events wait here until `emit` exists (the watch may report while the fleet is joined).
+  const pushEvents: ScoutEvent[] = [];
+  let pushEmit: ((ev: ScoutEvent) => void) | null = null;
   const pushWatcher = (broker: import("./transport/mod.ts").Broker) =>
     startPushWatch(broker, {
       config,
@@ -299,6 +304,7 @@ export async function startAgent(
       writeAtomic: (path, text) => fs.writeAtomic(path, text, { mode: 0o600 }),
       applier: (a) => (pushApplier = a),
       existing: () => pushApplier,
+      emit: (ev) => pushEmit ? pushEmit(ev) : void pushEvents.push(ev),
     });
   let fleet = config.fleet
     ? await joinFleet(config.fleet, config, logger, rpcHandler(config.fleet), pushWatcher)
@@ -318,6 +324,8 @@ export async function startAgent(
       if (line) Deno.stdout.writeSync(out.encode(line + "\n"));
     }
   };
+  pushEmit = emit;
+  for (const ev of pushEvents.splice(0)) emit(ev);
   let gossHost: ReturnType<typeof createDenoGossHost> | undefined;
   const runner = limitConcurrency(overrides.runner ?? createDenoRunner(), config.maxConcurrent);
   const manager = createManager({
@@ -991,6 +999,9 @@ async function runGossRequest(
   }
 }
 
+/** The last time an event can carry (9999-12-31T23:59:59.999Z). */
+const MAX_EVENT_MS = 253_402_300_799_999;
+
 /**
  * Watches this node's keys of the pushed-checks bucket (`node.<token>` and `group.<g>`) and
  * hands every entry to the push applier (verify, write `<pushed>/<key>.yaml`, reload). A
@@ -1010,6 +1021,8 @@ function startPushWatch(
     writeAtomic: (path: string, text: string) => Promise<void>;
     applier: (a: import("./push/mod.ts").PushApplier) => void;
     existing: () => import("./push/mod.ts").PushApplier | null;
+    /** Sends a push event (applied or refused) like every other event of the node. */
+    emit: (ev: ScoutEvent) => void;
   },
 ): { stop(): void } {
   let stopped = false;
@@ -1017,6 +1030,40 @@ function startPushWatch(
   const watches: { stop(): void }[] = [];
   const { logger, pushedDir } = d;
   const fileOf = (key: string) => `${pushedDir}/${key}.yaml`;
+  const reportPush = (o: import("./push/mod.ts").PushOutcome) => {
+    const meta = { eventId: crypto.randomUUID(), timeMs: d.clock.now() };
+    try {
+      if (o.kind === "applied") {
+        const a = o.applied;
+        d.emit(pushAppliedEvent({
+          identity: d.config.identity,
+          key: a.key,
+          seq: a.seq,
+          author: a.author,
+          issuer: a.issuer ?? "",
+          issuedMs: a.issued,
+          checks: a.checks ?? [],
+          removed: a.removed,
+        }, meta));
+      } else if (o.kind === "refused") {
+        const r = o.refused;
+        d.emit(pushRefusedEvent({
+          identity: d.config.identity,
+          key: r.key,
+          seq: r.seq,
+          author: r.author,
+          issuer: r.issuer,
+          // A claimed time no RFC3339 year can show is reported as unreadable.
+          issuedMs: r.issued !== null && r.issued <= MAX_EVENT_MS ? r.issued : null,
+          checks: r.checks,
+          step: r.step,
+          reason: r.reason,
+        }, meta));
+      }
+    } catch (e) {
+      logger.warn("cannot report a push outcome as an event", { error: formatError(e) });
+    }
+  };
   const run = async (attempt: number): Promise<void> => {
     if (stopped) return;
     try {
@@ -1058,6 +1105,7 @@ function startPushWatch(
             },
           },
           onOutcome: (o) => {
+            reportPush(o);
             switch (o.kind) {
               case "applied":
                 logger.info("pushed checks applied", {

@@ -25,6 +25,10 @@
  *   string with millisecond fraction (Choria: RFC3339Nano); `perfdata` is omitted when empty.
  * - `runtime` is float seconds; exec `previous_run_time` and timer `timer` are integer
  *   nanoseconds, rounded from the milliseconds Scout measures.
+ * - Push events (`io.scout.push.v1.applied` / `.refused`, source `io.scout.push`) are Scout's own:
+ *   a node reports each pushed check bundle it applied or refused on
+ *   `scout.node.<token>.push.<applied|refused>`. Choria has no such event, so the hub republishes
+ *   none ({@link choriaSubjectOf} is null for them). Their data is closed, like a transition's.
  * - Lifecycle events carry `data.id` = the CloudEvent id and `version` for every kind, as
  *   go-choria's own shutdown example does. On Choria's tree they go to
  *   `choria.lifecycle.event.<type>.scout` whatever the component field says.
@@ -165,6 +169,64 @@ export interface LifecyclePayload {
   version: string;
 }
 
+/** Why a node refused a pushed bundle: a verification step, or a clash with local checks. */
+export const PUSH_REFUSAL_STEPS = [
+  "shape",
+  "token",
+  "rights",
+  "signature",
+  "key",
+  "replay",
+  "expired",
+  "checks",
+  "clash",
+] as const;
+
+/** One of PUSH_REFUSAL_STEPS. */
+export type PushRefusalStep = typeof PUSH_REFUSAL_STEPS[number];
+
+/** Payload of a push event: a bundle a node applied (or, with `refused`, refused). */
+export interface PushAppliedPayload {
+  /** Node identity. */
+  identity: string;
+  /** The KV key: `node.<token>` or `group.<name>`. */
+  key: string;
+  /** The bundle's sequence. */
+  seq: number;
+  /** The operator (token `sub`) who signed it. */
+  author: string;
+  /** The token's issuer. */
+  issuer: string;
+  /** When it was signed, unix ms; sent as unix seconds. */
+  issuedMs: number;
+  /** Names of the checks it defines (empty for a tombstone). */
+  checks: readonly string[];
+  /** True for a signed tombstone (the pushed checks were removed). */
+  removed: boolean;
+}
+
+/** Payload of a refused push event; what could not be read from the bundle is null. */
+export interface PushRefusedPayload {
+  /** Node identity. */
+  identity: string;
+  /** The KV key it was read from. */
+  key: string;
+  /** Its sequence, when readable. */
+  seq: number | null;
+  /** Its claimed author, when readable. */
+  author: string | null;
+  /** Its claimed issuer, when readable. */
+  issuer: string | null;
+  /** When it claims it was signed, unix ms, when readable; sent as unix seconds. */
+  issuedMs: number | null;
+  /** Names of its checks, when they parsed. */
+  checks: readonly string[];
+  /** The step that refused it. */
+  step: PushRefusalStep;
+  /** Why, in words. */
+  reason: string;
+}
+
 /**
  * CloudEvent extension attribute names Scout sets on state events (lowercase a-z0-9, <= 20 chars):
  * `state` the machine state after the run (e.g. "MAINTENANCE"), `hard` whether the result is hard
@@ -189,13 +251,13 @@ export const PUBLISH_POLICIES = ["all", "changes", "non-ok"] as const;
 export type PublishPolicy = typeof PUBLISH_POLICIES[number];
 
 /**
- * Whether a policy publishes an event: `all` every event; `changes` lifecycle events,
+ * Whether a policy publishes an event: `all` every event; `changes` lifecycle and push events,
  * transitions and every result that is not OK; `non-ok` lifecycle events, transitions into a
- * state other than OK and results that are not OK. Announcements (re-sent states) are always
+ * state other than OK and results that are not OK (and lifecycle and push events). Announcements (re-sent states) are always
  * published by the caller, so a fleet view can be rebuilt under any policy.
  */
 export function publishes(policy: PublishPolicy, ev: ScoutEvent): boolean {
-  if (policy === "all" || ev.source === LIFECYCLE_SOURCE) return true;
+  if (policy === "all" || ev.source === LIFECYCLE_SOURCE || ev.source === PUSH_SOURCE) return true;
   const data = ev.data as { status?: unknown; to_state?: unknown };
   if (ev.type === TRANSITION_PROTOCOL) return policy === "changes" || data.to_state !== "OK";
   return typeof data.status === "string" && data.status !== "OK";
@@ -205,6 +267,19 @@ export function publishes(policy: PublishPolicy, ev: ScoutEvent): boolean {
 export const MACHINE_SOURCE = "io.choria.machine";
 /** CloudEvent source of lifecycle events. */
 export const LIFECYCLE_SOURCE = "io.choria.lifecycle";
+/** CloudEvent source of push events (Scout's own; Choria has none). */
+export const PUSH_SOURCE = "io.scout.push";
+/** Protocol (= CloudEvent type) of a pushed bundle the node applied. */
+export const PUSH_APPLIED_PROTOCOL = "io.scout.push.v1.applied";
+/** Protocol (= CloudEvent type) of a pushed bundle the node refused. */
+export const PUSH_REFUSED_PROTOCOL = "io.scout.push.v1.refused";
+
+/** The source an event type must come from. */
+function sourceOfType(type: string): string {
+  if (type.startsWith("io.choria.lifecycle.")) return LIFECYCLE_SOURCE;
+  if (type.startsWith("io.scout.push.")) return PUSH_SOURCE;
+  return MACHINE_SOURCE;
+}
 /** Protocol (= CloudEvent type) of transition events. */
 export const TRANSITION_PROTOCOL = "io.choria.machine.v1.transition";
 /** Most history entries a nagios state event carries, as Choria. */
@@ -330,7 +405,7 @@ function isInt32(n: number): boolean {
 }
 
 interface EnvelopeParts {
-  source: typeof MACHINE_SOURCE | typeof LIFECYCLE_SOURCE;
+  source: typeof MACHINE_SOURCE | typeof LIFECYCLE_SOURCE | typeof PUSH_SOURCE;
   type: string;
   subject: string;
   data: Record<string, unknown>;
@@ -531,6 +606,53 @@ export function lifecycleEvent(p: LifecyclePayload, meta: EventMeta): ScoutEvent
   return envelope({ source: LIFECYCLE_SOURCE, type, subject: p.identity, data }, meta);
 }
 
+function nullableSeconds(ms: number | null, what: string): number | null {
+  return ms === null ? null : unixSeconds(ms, what);
+}
+
+/** Builds the `io.scout.push.v1.applied` event of a pushed bundle the node applied. */
+export function pushAppliedEvent(p: PushAppliedPayload, meta: EventMeta): ScoutEvent {
+  const data = {
+    protocol: PUSH_APPLIED_PROTOCOL,
+    id: meta.eventId,
+    identity: p.identity,
+    timestamp: unixSeconds(meta.timeMs, "timeMs"),
+    key: p.key,
+    seq: p.seq,
+    author: p.author,
+    issuer: p.issuer,
+    issued: unixSeconds(p.issuedMs, "issuedMs"),
+    checks: [...p.checks],
+    removed: p.removed,
+  };
+  return envelope(
+    { source: PUSH_SOURCE, type: PUSH_APPLIED_PROTOCOL, subject: p.identity, data },
+    meta,
+  );
+}
+
+/** Builds the `io.scout.push.v1.refused` event of a pushed bundle the node refused. */
+export function pushRefusedEvent(p: PushRefusedPayload, meta: EventMeta): ScoutEvent {
+  const data = {
+    protocol: PUSH_REFUSED_PROTOCOL,
+    id: meta.eventId,
+    identity: p.identity,
+    timestamp: unixSeconds(meta.timeMs, "timeMs"),
+    key: p.key,
+    seq: p.seq,
+    author: p.author,
+    issuer: p.issuer,
+    issued: nullableSeconds(p.issuedMs, "issuedMs"),
+    checks: [...p.checks],
+    step: p.step,
+    reason: p.reason,
+  };
+  return envelope(
+    { source: PUSH_SOURCE, type: PUSH_REFUSED_PROTOCOL, subject: p.identity, data },
+    meta,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // subjects
 
@@ -548,11 +670,12 @@ export function identityToken(identity: string): string {
   return identity.replaceAll(".", "_");
 }
 
-/** What an event type names: a transition, a watcher state of some type, or a lifecycle kind. */
+/** What an event type names: a transition, a watcher state, a lifecycle kind or a push outcome. */
 export type EventKind =
   | { kind: "transition" }
   | { kind: "watcher"; watcherType: string }
-  | { kind: "lifecycle"; lifecycleType: string };
+  | { kind: "lifecycle"; lifecycleType: string }
+  | { kind: "push"; outcome: "applied" | "refused" };
 
 const WATCHER_TYPE = /^io\.choria\.machine\.watcher\.([a-z][a-z0-9_]*)\.v1\.state$/;
 const LIFECYCLE_TYPE = /^io\.choria\.lifecycle\.v1\.([a-z][a-z0-9_]*)$/;
@@ -564,9 +687,11 @@ export function eventKind(type: string): EventKind {
   if (w?.[1] !== undefined) return { kind: "watcher", watcherType: w[1] };
   const l = LIFECYCLE_TYPE.exec(type);
   if (l?.[1] !== undefined) return { kind: "lifecycle", lifecycleType: l[1] };
+  if (type === PUSH_APPLIED_PROTOCOL) return { kind: "push", outcome: "applied" };
+  if (type === PUSH_REFUSED_PROTOCOL) return { kind: "push", outcome: "refused" };
   throw new ScoutError("CONFIG_INVALID", `unknown event type "${type}"`, {
     context: { type },
-    hint: "Scout knows io.choria.machine.v1.transition, watcher state and lifecycle events",
+    hint: "Scout knows io.choria.machine.v1.transition, watcher state, lifecycle and push events",
   });
 }
 
@@ -581,11 +706,17 @@ export function scoutSubject(identity: string, ev: ScoutEvent): string {
       return `${base}.machine.watcher.${k.watcherType}.state`;
     case "lifecycle":
       return `${base}.lifecycle.${k.lifecycleType}`;
+    case "push":
+      return `${base}.push.${k.outcome}`;
   }
 }
 
-/** The subject Choria tools expect an event on; the hub republishes verified events there. */
-export function choriaSubject(ev: ScoutEvent): string {
+/**
+ * The subject Choria tools expect an event on, where the hub republishes verified events; null
+ * for Scout's own push events, which Choria does not know (the hub republishes nothing for them).
+ * Throws CONFIG_INVALID for a type Scout does not know.
+ */
+export function choriaSubjectOf(ev: ScoutEvent): string | null {
   const k = eventKind(ev.type);
   switch (k.kind) {
     case "transition":
@@ -594,7 +725,24 @@ export function choriaSubject(ev: ScoutEvent): string {
       return `choria.machine.watcher.${k.watcherType}.state`;
     case "lifecycle":
       return `choria.lifecycle.event.${k.lifecycleType}.scout`;
+    case "push":
+      return null;
   }
+}
+
+/**
+ * The subject Choria tools expect an event on; the hub republishes verified events there.
+ * Throws CONFIG_INVALID for a push event (Choria has none: see {@link choriaSubjectOf}).
+ */
+export function choriaSubject(ev: ScoutEvent): string {
+  const subject = choriaSubjectOf(ev);
+  if (subject === null) {
+    throw new ScoutError("CONFIG_INVALID", `Choria has no subject for ${ev.type}`, {
+      context: { type: ev.type },
+      hint: "push events are Scout's own; they are not republished on Choria's subjects",
+    });
+  }
+  return subject;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,13 +841,42 @@ const lifecycleSchema = z.looseObject({
   timestamp: z.int(),
 });
 
+const pushBase = {
+  id: z.string().min(1),
+  identity: identitySchema,
+  timestamp: z.int(),
+  key: z.string().min(1),
+  checks: z.array(z.string()),
+};
+
+const pushAppliedSchema = z.strictObject({
+  ...pushBase,
+  protocol: z.literal(PUSH_APPLIED_PROTOCOL),
+  seq: z.int().min(1),
+  author: z.string(),
+  issuer: z.string(),
+  issued: z.int(),
+  removed: z.boolean(),
+});
+
+const pushRefusedSchema = z.strictObject({
+  ...pushBase,
+  protocol: z.literal(PUSH_REFUSED_PROTOCOL),
+  seq: z.int().min(1).nullable(),
+  author: z.string().nullable(),
+  issuer: z.string().nullable(),
+  issued: z.int().nullable(),
+  step: z.enum(PUSH_REFUSAL_STEPS),
+  reason: z.string(),
+});
+
 const extensionValue = z.union([z.string(), z.int32(), z.boolean()]);
 
 const envelopeSchema = z
   .object({
     specversion: z.literal("1.0"),
     id: z.string().min(1),
-    source: z.enum([MACHINE_SOURCE, LIFECYCLE_SOURCE]),
+    source: z.enum([MACHINE_SOURCE, LIFECYCLE_SOURCE, PUSH_SOURCE]),
     type: z.string().min(1),
     subject: identitySchema,
     datacontenttype: z.literal("application/json"),
@@ -737,6 +914,10 @@ export const eventSchemas = {
   scheduleState: scheduleStateSchema,
   /** `io.choria.lifecycle.v1.{startup,shutdown,alive,provisioned}` data. */
   lifecycle: lifecycleSchema,
+  /** `io.scout.push.v1.applied` data (closed). */
+  pushApplied: pushAppliedSchema,
+  /** `io.scout.push.v1.refused` data (closed). */
+  pushRefused: pushRefusedSchema,
 } as const;
 
 /** The data schema for each event type Scout sends. */
@@ -757,6 +938,10 @@ function dataSchemaFor(type: string): z.ZodType<Record<string, unknown>> | undef
     case lifecycleProtocol("alive"):
     case lifecycleProtocol("provisioned"):
       return lifecycleSchema;
+    case PUSH_APPLIED_PROTOCOL:
+      return pushAppliedSchema;
+    case PUSH_REFUSED_PROTOCOL:
+      return pushRefusedSchema;
     default:
       return undefined;
   }
@@ -803,7 +988,7 @@ export function parseEvent(json: unknown): ScoutEvent {
   const data = schema.safeParse(env.data.data);
   if (!data.success) throw invalid(type, issuesText(data.error), data.error);
   const d = data.data;
-  const wantSource = type.startsWith("io.choria.lifecycle.") ? LIFECYCLE_SOURCE : MACHINE_SOURCE;
+  const wantSource = sourceOfType(type);
   if (env.data.source !== wantSource) throw invalid(type, `source must be "${wantSource}"`);
   if (d["protocol"] !== type) throw invalid(type, "type differs from data.protocol");
   if (d["identity"] !== env.data.subject) throw invalid(type, "subject differs from data.identity");
@@ -864,6 +1049,34 @@ const TRANSITION_KEYS: ReadonlySet<string> = new Set([
   "from_state",
   "to_state",
 ]);
+const PUSH_APPLIED_KEYS: ReadonlySet<string> = new Set([
+  "protocol",
+  "id",
+  "identity",
+  "timestamp",
+  "key",
+  "seq",
+  "author",
+  "issuer",
+  "issued",
+  "checks",
+  "removed",
+]);
+const PUSH_REFUSED_KEYS: ReadonlySet<string> = new Set([
+  "protocol",
+  "id",
+  "identity",
+  "timestamp",
+  "key",
+  "seq",
+  "author",
+  "issuer",
+  "issued",
+  "checks",
+  "step",
+  "reason",
+]);
+const PUSH_STEPS: ReadonlySet<unknown> = new Set(PUSH_REFUSAL_STEPS);
 const NAGIOS_STATUS: ReadonlySet<unknown> = new Set(["OK", "WARNING", "CRITICAL", "UNKNOWN"]);
 const EXEC_OUTCOMES: ReadonlySet<unknown> = new Set(["unknown", "skipped", "error", "success"]);
 const TIMER_STATES: ReadonlySet<unknown> = new Set(["running", "stopped"]);
@@ -967,9 +1180,46 @@ function annotationsProblem(a: unknown): Problem {
   return null;
 }
 
+/** The data checks common to both push events (the caller checks protocol, identity, timestamp). */
+function pushProblem(d: Obj, keys: ReadonlySet<string>): Problem {
+  for (const key in d) if (!keys.has(key)) return `data.${key} is not allowed`;
+  const id = d["id"];
+  if (!isStr(id) || id.length === 0) return "data.id is not a non-empty string";
+  const key = d["key"];
+  if (!isStr(key) || key.length === 0) return "data.key is not a non-empty string";
+  const checks = d["checks"];
+  if (!Array.isArray(checks)) return "data.checks is not an array";
+  for (let i = 0; i < checks.length; i++) {
+    if (!isStr(checks[i])) return `data.checks.${i} is not a string`;
+  }
+  return null;
+}
+
+const orNull = (v: unknown, test: (v: unknown) => boolean): boolean => v === null || test(v);
+const isSeq = (v: unknown): boolean => isInt(v) && v >= 1;
+
 /** The data checks of each type; `protocol`, `identity` and `timestamp` are checked by the caller. */
 function dataProblem(type: string, d: Obj): Problem {
   switch (type) {
+    case PUSH_APPLIED_PROTOCOL: {
+      const base = pushProblem(d, PUSH_APPLIED_KEYS);
+      if (base !== null) return base;
+      if (!isSeq(d["seq"])) return "data.seq is not an integer >= 1";
+      if (!isStr(d["author"])) return "data.author is not a string";
+      if (!isStr(d["issuer"])) return "data.issuer is not a string";
+      if (!isInt(d["issued"])) return "data.issued is not an integer";
+      return typeof d["removed"] === "boolean" ? null : "data.removed is not a boolean";
+    }
+    case PUSH_REFUSED_PROTOCOL: {
+      const base = pushProblem(d, PUSH_REFUSED_KEYS);
+      if (base !== null) return base;
+      if (!orNull(d["seq"], isSeq)) return "data.seq is not null or an integer >= 1";
+      if (!orNull(d["author"], isStr)) return "data.author is not null or a string";
+      if (!orNull(d["issuer"], isStr)) return "data.issuer is not null or a string";
+      if (!orNull(d["issued"], isInt)) return "data.issued is not null or an integer";
+      if (!PUSH_STEPS.has(d["step"])) return "data.step is unknown";
+      return isStr(d["reason"]) ? null : "data.reason is not a string";
+    }
     case TRANSITION_PROTOCOL: {
       for (const key in d) if (!TRANSITION_KEYS.has(key)) return `data.${key} is not allowed`;
       for (const key of ["id", "version", "machine", "transition", "from_state", "to_state"]) {
@@ -1057,7 +1307,9 @@ function envelopeProblem(v: Obj): Problem {
   const id = v["id"];
   if (!isStr(id) || id.length === 0) return "id is not a non-empty string";
   const source = v["source"];
-  if (source !== MACHINE_SOURCE && source !== LIFECYCLE_SOURCE) return "source is unknown";
+  if (source !== MACHINE_SOURCE && source !== LIFECYCLE_SOURCE && source !== PUSH_SOURCE) {
+    return "source is unknown";
+  }
   const subject = v["subject"];
   if (!isStr(subject) || !IDENTITY_PATTERN.test(subject)) return "not a Scout node identity";
   if (v["datacontenttype"] !== "application/json") return "datacontenttype is not JSON";
@@ -1097,7 +1349,7 @@ function eventProblem(value: unknown): Problem {
   const d = data as Obj;
   const problem = dataProblem(type, d);
   if (problem !== null) return problem;
-  const wantSource = type.startsWith("io.choria.lifecycle.") ? LIFECYCLE_SOURCE : MACHINE_SOURCE;
+  const wantSource = sourceOfType(type);
   if (v["source"] !== wantSource) return `source must be "${wantSource}"`;
   if (d["protocol"] !== type) return "type differs from data.protocol";
   // data.identity must match the identity pattern; equal to the checked subject, it does.

@@ -10,6 +10,9 @@ import {
   type MachineRef,
   nagiosStateEvent,
   type NagiosStatus,
+  PUSH_REFUSAL_STEPS,
+  pushAppliedEvent,
+  pushRefusedEvent,
   safeParseEvent,
   scheduleStateEvent,
   type ScoutEvent,
@@ -141,6 +144,33 @@ const eventArb: fc.Arbitrary<ScoutEvent> = fc.oneof(
   ).map(([kind, identity, component, version, meta]) =>
     lifecycleEvent({ kind, identity, component, version }, meta)
   ),
+  fc.tuple(
+    fc.record({
+      identity: identityArb,
+      key: fc.oneof(fc.constantFrom("node.web1_example", "group.web"), fc.string({ minLength: 1 })),
+      seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      author: fc.string(),
+      issuer: fc.string(),
+      issuedMs: timeArb,
+      checks: fc.array(fc.string(), { maxLength: 3 }),
+      removed: fc.boolean(),
+    }),
+    metaArb,
+  ).map(([p, meta]) => pushAppliedEvent(p, meta)),
+  fc.tuple(
+    fc.record({
+      identity: identityArb,
+      key: fc.string({ minLength: 1 }),
+      seq: fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: null }),
+      author: fc.option(fc.string(), { nil: null }),
+      issuer: fc.option(fc.string(), { nil: null }),
+      issuedMs: fc.option(timeArb, { nil: null }),
+      checks: fc.array(fc.string(), { maxLength: 3 }),
+      step: fc.constantFrom(...PUSH_REFUSAL_STEPS),
+      reason: fc.string(),
+    }),
+    metaArb,
+  ).map(([p, meta]) => pushRefusedEvent(p, meta)),
 );
 
 // ------------------------------------------------------------------------------------------------
@@ -181,6 +211,15 @@ const SPECIAL: Json[] = [
   "io.choria.machine.watcher.file.v1.state",
   "io.choria.lifecycle.v1.startup",
   "io.choria.lifecycle.v1.bogus",
+  "io.scout.push",
+  "io.scout.push.v1.applied",
+  "io.scout.push.v1.refused",
+  "io.scout.push.v1.bogus",
+  "replay",
+  "clash",
+  "node.web1",
+  ["a", 1],
+  2 ** 53 - 1,
   "2026-01-01T00:00:05Z",
   "2026-01-01T00:00:05.999Z",
   "2026-02-30T00:00:05Z",
@@ -213,6 +252,9 @@ const KEYS = [
   "constructor",
   "perfdata",
   "history",
+  "seq",
+  "step",
+  "removed",
   "",
 ];
 
@@ -395,6 +437,63 @@ Deno.test("verifyEventFast table: valid and refused events, as the zod path", ()
   for (const [name, value, want] of cases) {
     const fast = verifyEventFast(value);
     equal(fast.ok, want, name);
+    equal(safeParseEvent(value).ok, want, `${name} (zod)`);
+  }
+});
+
+const APPLIED = toJson(pushAppliedEvent({
+  identity: REF.identity,
+  key: "node.node1_example_net",
+  seq: 3,
+  author: "alice",
+  issuer: "Scout Fleet CA",
+  issuedMs: META.timeMs - 2000,
+  checks: ["disk", "load"],
+  removed: false,
+}, { eventId: META.eventId, timeMs: META.timeMs })) as {
+  [k: string]: Json;
+  data: { [k: string]: Json };
+};
+const REFUSED = toJson(pushRefusedEvent({
+  identity: REF.identity,
+  key: "node.node1_example_net",
+  seq: null,
+  author: null,
+  issuer: null,
+  issuedMs: null,
+  checks: [],
+  step: "shape",
+  reason: "not JSON",
+}, { eventId: META.eventId, timeMs: META.timeMs })) as {
+  [k: string]: Json;
+  data: { [k: string]: Json };
+};
+
+Deno.test("verifyEventFast table: push events, as the zod path", () => {
+  const a = APPLIED.data;
+  const r = REFUSED.data;
+  const cases: [string, unknown, boolean][] = [
+    ["valid applied event", APPLIED, true],
+    ["valid refused event, nothing readable", REFUSED, true],
+    ["refused with every field", {
+      ...REFUSED,
+      data: { ...r, seq: 2, author: "bob", issuer: "x", issued: 1, checks: ["a"], step: "clash" },
+    }, true],
+    ["applied from the machine source", { ...APPLIED, source: "io.choria.machine" }, false],
+    ["machine event from the push source", { ...NAGIOS, source: "io.scout.push" }, false],
+    ["applied without seq", { ...APPLIED, data: { ...a, seq: null } }, false],
+    ["applied seq 0", { ...APPLIED, data: { ...a, seq: 0 } }, false],
+    ["applied extra data key (closed)", { ...APPLIED, data: { ...a, step: "shape" } }, false],
+    ["applied removed not boolean", { ...APPLIED, data: { ...a, removed: 1 } }, false],
+    ["applied check name not a string", { ...APPLIED, data: { ...a, checks: ["a", 1] } }, false],
+    ["applied empty key", { ...APPLIED, data: { ...a, key: "" } }, false],
+    ["refused unknown step", { ...REFUSED, data: { ...r, step: "bogus" } }, false],
+    ["refused without reason", { ...REFUSED, data: { ...r, reason: undefined } }, false],
+    ["refused issued fractional", { ...REFUSED, data: { ...r, issued: 1.5 } }, false],
+    ["unknown push type", { ...APPLIED, type: "io.scout.push.v1.bogus" }, false],
+  ];
+  for (const [name, value, want] of cases) {
+    equal(verifyEventFast(value).ok, want, name);
     equal(safeParseEvent(value).ok, want, `${name} (zod)`);
   }
 });

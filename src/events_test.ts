@@ -5,6 +5,7 @@ import { ScoutError } from "./errors.ts";
 import { CHORIA_SCHEMAS, choriaValidator, HAVE_CHORIA } from "../tests/_choria.ts";
 import {
   choriaSubject,
+  choriaSubjectOf,
   type EventMeta,
   eventSchemas,
   execStateEvent,
@@ -16,6 +17,8 @@ import {
   type NagiosStatePayload,
   parseEvent,
   publishes,
+  pushAppliedEvent,
+  pushRefusedEvent,
   scheduleStateEvent,
   SCOUT_EXTENSIONS,
   type ScoutEvent,
@@ -111,6 +114,33 @@ function everyEvent(meta: EventMeta = META): { name: string; ev: ScoutEvent }[] 
         version: "0.1.0",
       }, meta),
     },
+    {
+      name: "pushApplied",
+      ev: pushAppliedEvent({
+        identity: REF.identity,
+        key: "node.node1_example_net",
+        seq: 4,
+        author: "alice",
+        issuer: "Scout Fleet CA",
+        issuedMs: T_MS - 60_000,
+        checks: ["disk", "load"],
+        removed: false,
+      }, meta),
+    },
+    {
+      name: "pushRefused",
+      ev: pushRefusedEvent({
+        identity: REF.identity,
+        key: "group.web",
+        seq: 2,
+        author: "mallory",
+        issuer: "Evil CA",
+        issuedMs: T_MS - 60_000,
+        checks: [],
+        step: "token",
+        reason: "operator token refused: unknown issuer",
+      }, meta),
+    },
   ];
 }
 
@@ -151,7 +181,9 @@ Deno.test("every event's type equals data.protocol, subject the identity, id the
     equal(ev.subject, REF.identity, name);
     equal(ev.datacontenttype, "application/json", name);
     const lifecycle = ["startup", "shutdown", "alive"].includes(name);
-    equal(ev.source, lifecycle ? "io.choria.lifecycle" : "io.choria.machine", name);
+    const push = name.startsWith("push");
+    const want = lifecycle ? "io.choria.lifecycle" : push ? "io.scout.push" : "io.choria.machine";
+    equal(ev.source, want, name);
   }
 });
 
@@ -478,6 +510,8 @@ Deno.test("events go to the node's own scout.node.<token> subjects", () => {
     startup: "scout.node.node1_example_net.lifecycle.startup",
     shutdown: "scout.node.node1_example_net.lifecycle.shutdown",
     alive: "scout.node.node1_example_net.lifecycle.alive",
+    pushApplied: "scout.node.node1_example_net.push.applied",
+    pushRefused: "scout.node.node1_example_net.push.refused",
   };
   for (const { name, ev } of everyEvent()) equal(scoutSubject(REF.identity, ev), want[name], name);
 });
@@ -493,7 +527,55 @@ Deno.test("events map to Choria's subjects for republishing", () => {
     shutdown: "choria.lifecycle.event.shutdown.scout",
     alive: "choria.lifecycle.event.alive.scout",
   };
-  for (const { name, ev } of everyEvent()) equal(choriaSubject(ev), want[name], name);
+  for (const { name, ev } of everyEvent()) {
+    if (name.startsWith("push")) {
+      // Choria has no push event: the hub republishes nothing for it.
+      equal(choriaSubjectOf(ev), null, name);
+      throws(() => choriaSubject(ev), ScoutError);
+      continue;
+    }
+    equal(choriaSubject(ev), want[name], name);
+    equal(choriaSubjectOf(ev), want[name], name);
+  }
+});
+
+Deno.test("push events carry the bundle's facts, unix seconds and Scout's own source", () => {
+  const [applied, refused] = everyEvent().filter((e) => e.name.startsWith("push")).map((e) => e.ev);
+  equal(applied!.source, "io.scout.push");
+  equal(applied!.type, "io.scout.push.v1.applied");
+  deepEqual(applied!.data, {
+    protocol: "io.scout.push.v1.applied",
+    id: META.eventId,
+    identity: REF.identity,
+    timestamp: T_S,
+    key: "node.node1_example_net",
+    seq: 4,
+    author: "alice",
+    issuer: "Scout Fleet CA",
+    issued: T_S - 60,
+    checks: ["disk", "load"],
+    removed: false,
+  });
+  equal(refused!.type, "io.scout.push.v1.refused");
+  equal(refused!.data["step"], "token");
+  const unreadable = pushRefusedEvent({
+    identity: REF.identity,
+    key: "node.node1_example_net",
+    seq: null,
+    author: null,
+    issuer: null,
+    issuedMs: null,
+    checks: [],
+    step: "shape",
+    reason: "not JSON",
+  }, META);
+  equal(parseEvent(roundTrip(unreadable)).data["issued"], null);
+  throws(() => parseEvent({ ...roundTrip(applied!) as object, source: "io.choria.machine" }));
+  // Every policy publishes push events: they are rare and an operator waits for them.
+  for (const policy of ["all", "changes", "non-ok"] as const) {
+    ok(publishes(policy, applied!), policy);
+    ok(publishes(policy, refused!), policy);
+  }
 });
 
 Deno.test("subjects refuse an event type Scout does not know", () => {
@@ -520,6 +602,8 @@ const DATA_SCHEMA: Record<string, keyof typeof eventSchemas> = {
   startup: "lifecycle",
   shutdown: "lifecycle",
   alive: "lifecycle",
+  pushApplied: "pushApplied",
+  pushRefused: "pushRefused",
 };
 
 Deno.test("every builder's output passes the project's own zod schemas", () => {

@@ -1,9 +1,12 @@
 /**
  * Network push end to end over a real nats-server: in-process agents in fleet mode watch their
  * keys of the SCOUT_CHECKS bucket, apply signed bundles, refuse forged, unauthorised, altered and
- * replayed ones (the last good bundle keeps running), and ignore unsigned deletions.
+ * replayed ones (the last good bundle keeps running), and ignore unsigned deletions; each applied
+ * and refused bundle is reported as an event. A pushed check's plugin stays inside the plugin
+ * directories.
  */
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import type { ScoutEvent } from "../src/events.ts";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
 import { makeTestCa } from "../src/provisioning/_testing.ts";
 import { CHECKS_BUCKET, nodeKey, signBundle } from "../src/push/mod.ts";
@@ -53,7 +56,10 @@ Deno.test({
       },
     };
     const agents: AgentHandle[] = [];
-    const start = async (node: string) => {
+    const events: ScoutEvent[] = [];
+    const pushEvents = (node: string, outcome: "applied" | "refused") =>
+      events.filter((e) => e.subject === node && e.type === `io.scout.push.v1.${outcome}`);
+    const start = async (node: string, pluginDirs: string[] = []) => {
       const base = `${dir}/${node}`;
       await Deno.mkdir(`${base}/checks`, { recursive: true });
       await Deno.writeTextFile(`${base}/checks/local.yaml`, beat("local_beat"));
@@ -64,7 +70,7 @@ Deno.test({
         stateDir: `${base}/state`,
         textfileDir: null,
         eventsFile: null,
-        pluginDirs: [],
+        pluginDirs,
         noSplay: true,
         maxOutputBytes: 65536,
         rescanMs: 3_600_000,
@@ -80,7 +86,7 @@ Deno.test({
           announceMs: 0,
         },
         rpc: { trust: [{ text: fleetCa.certPem, where: "fleet-ca.pem" }], policyFile: null },
-      }, { logger });
+      }, { logger, onEvent: (e) => events.push(e) });
       agents.push(a);
       return a;
     };
@@ -124,6 +130,30 @@ Deno.test({
       await put(k1, b1);
       await until("pushed_a on node1", () => names(a1) === "local_beat,pushed_a");
       equal(a1.manager.list(false).find((m) => m.name === "local_beat")!.startTime, localStart);
+      // ... and reports it in an applied event with the bundle's facts.
+      await until("applied event", () => pushEvents("node1.example", "applied").length === 1);
+      const applied = pushEvents("node1.example", "applied")[0]!;
+      equal(applied.source, "io.scout.push");
+      deepEqual(
+        {
+          key: applied.data["key"],
+          seq: applied.data["seq"],
+          author: applied.data["author"],
+          issuer: applied.data["issuer"],
+          issued: applied.data["issued"],
+          checks: applied.data["checks"],
+          removed: applied.data["removed"],
+        },
+        {
+          key: k1,
+          seq: 1,
+          author: "alice",
+          issuer: b1.issuer,
+          issued: Math.floor(b1.issued / 1000),
+          checks: ["pushed_a"],
+          removed: false,
+        },
+      );
 
       // ---- A node offline during the push gets it when it starts.
       const k2 = nodeKey("node2.example");
@@ -137,38 +167,73 @@ Deno.test({
         b: object,
         re: RegExp,
         expect = "local_beat,pushed_a",
+        step?: RegExp,
       ) => {
         const n = refusals.length;
+        const e = pushEvents("node1.example", "refused").length;
         await put(k1, b);
         await until(`refusal of ${what}`, () => refusals.length > n);
         ok(re.test(refusals[n]!), `${what}: ${refusals[n]}`);
         equal(names(a1), expect, `${what} changed the checks`);
+        // The refusal is reported as an event too, with the step and the reason.
+        await until(
+          `refused event of ${what}`,
+          () => pushEvents("node1.example", "refused").length > e,
+        );
+        const ev = pushEvents("node1.example", "refused")[e]!;
+        equal(ev.data["key"], k1, what);
+        ok(re.test(String(ev.data["reason"])), `${what} event: ${ev.data["reason"]}`);
+        if (step) ok(step.test(String(ev.data["step"])), `${what} step: ${ev.data["step"]}`);
       };
       await refusedBy(
         "an unknown signer",
         await bundle(k1, 2, beat("evil"), await token({ ca: evilCa })),
         /unknown issuer|bad signature/,
+        undefined,
+        /^(token|signature)$/,
       );
       await refusedBy(
         "an operator without rights for the node",
         await bundle(k1, 2, beat("evil"), await token({ nodes: "db*" })),
         /may not push to node1\.example/,
+        undefined,
+        /^rights$/,
       );
       await refusedBy(
         "a bundle altered in the bucket",
         { ...(await bundle(k1, 2, beat("pushed_a"))), checks: beat("evil") },
         /bad signature/,
+        undefined,
+        /^signature$/,
       );
-      await refusedBy("a bad bundle", await bundle(k1, 2, "checks: 12\n"), /invalid checks/);
+      await refusedBy(
+        "a bad bundle",
+        await bundle(k1, 2, "checks: 12\n"),
+        /invalid checks/,
+        undefined,
+        /^checks$/,
+      );
       await refusedBy(
         "a clash with a local check",
         await bundle(k1, 2, beat("local_beat")),
         /local_beat already defined/,
+        undefined,
+        /^clash$/,
       );
+      const clash = pushEvents("node1.example", "refused").at(-1)!;
+      deepEqual(clash.data["checks"], ["local_beat"]);
+      equal(clash.data["seq"], 2);
+      equal(clash.data["author"], "alice");
       const b3 = await bundle(k1, 3, beat("pushed_a", "pushed_c"));
       await put(k1, b3);
       await until("seq 3 applied", () => names(a1) === "local_beat,pushed_a,pushed_c");
-      await refusedBy("a replayed older sequence", b1, /replay/, "local_beat,pushed_a,pushed_c");
+      await refusedBy(
+        "a replayed older sequence",
+        b1,
+        /replay/,
+        "local_beat,pushed_a,pushed_c",
+        /^replay$/,
+      );
       // ---- A plain KV delete removes nothing.
       await kv.delete(k1);
       await until("the ignored delete", () => ignored.includes(k1));
@@ -181,6 +246,69 @@ Deno.test({
       );
       equal(state[k1].seq, 4);
       equal(state[k1].removed, true);
+      await until(
+        "tombstone event",
+        () =>
+          pushEvents("node1.example", "applied").some((e) =>
+            e.data["seq"] === 4 && e.data["removed"] === true
+          ),
+      );
+      // An unsigned delete and the watch's re-delivery of an applied bundle report nothing.
+      equal(pushEvents("node1.example", "applied").length, 3);
+
+      // ---- The sandbox holds for pushed checks: a plugin outside the plugin directories
+      // (through "..", an absolute path, or a link in a plugin directory) never runs.
+      const plugins = `${dir}/plugins`;
+      const outside = `${dir}/outside`;
+      await Deno.mkdir(plugins);
+      await Deno.mkdir(outside);
+      for (const name of ["abs", "dotdot", "link"]) {
+        await Deno.writeTextFile(
+          `${outside}/evil_${name}.sh`,
+          `#!/bin/sh\ntouch ${dir}/ran-${name}\necho "EVIL ran"\nexit 0\n`,
+          { mode: 0o755 },
+        );
+      }
+      await Deno.writeTextFile(`${plugins}/allowed.sh`, "#!/bin/sh\necho 'ALLOWED ok'\n", {
+        mode: 0o755,
+      });
+      await Deno.symlink(`${outside}/evil_link.sh`, `${plugins}/link.sh`);
+      const plugin = (name: string, path: string) =>
+        `  - name: ${name}\n    plugin: ${JSON.stringify(path)}\n    interval: 1h\n`;
+      const k3 = nodeKey("node3.example");
+      const sandboxed = "checks:\n" + plugin("allowed", "allowed.sh") +
+        plugin("absolute", `${outside}/evil_abs.sh`) +
+        plugin("dotdot", `${plugins}/../outside/evil_dotdot.sh`) +
+        plugin("symlink", "link.sh") +
+        plugin("binsh", `${"../".repeat(64)}bin/sh`);
+      await put(k3, await bundle(k3, 1, sandboxed));
+      const a3 = await start("node3.example", [plugins]);
+      const result = (check: string) =>
+        events.find((e) =>
+          e.subject === "node3.example" && e.type === "io.choria.machine.watcher.nagios.v1.state" &&
+          e.data["machine"] === check
+        );
+      const all = ["allowed", "absolute", "dotdot", "symlink", "binsh"];
+      await until("the pushed sandbox checks ran", () => all.every((c) => result(c) !== undefined));
+      equal(names(a3), "absolute,allowed,binsh,dotdot,local_beat,symlink");
+      equal(result("allowed")!.data["status"], "OK");
+      equal(result("allowed")!.data["output"], "ALLOWED ok");
+      const expected: Record<string, RegExp> = {
+        absolute: new RegExp(`${outside}/evil_abs\\.sh is outside the allowed plugin directories`),
+        dotdot: new RegExp(`${outside}/evil_dotdot\\.sh is outside the allowed plugin directories`),
+        symlink: new RegExp(`${outside}/evil_link\\.sh is outside the allowed plugin directories`),
+        binsh: /is outside the allowed plugin directories/,
+      };
+      for (const [check, why] of Object.entries(expected)) {
+        const out = String(result(check)!.data["output"]);
+        equal(result(check)!.data["status"], "UNKNOWN", check);
+        ok(out.startsWith("UNKNOWN: Cannot run plugin"), `${check}: ${out}`);
+        ok(why.test(out), `${check}: ${out}`);
+      }
+      const ran = (await Array.fromAsync(Deno.readDir(dir))).filter((e) =>
+        e.name.startsWith("ran-")
+      );
+      deepEqual(ran.map((e) => e.name), [], "no refused plugin ran");
     } finally {
       for (const a of agents) await a.stop();
       await operator.close();

@@ -10,7 +10,7 @@
  * @module
  */
 import { ScoutError } from "../errors.ts";
-import { choriaSubject } from "../events.ts";
+import { choriaSubjectOf } from "../events.ts";
 import type { Logger } from "../runtime/mod.ts";
 import {
   type Broker,
@@ -278,7 +278,7 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
     }, wait);
   };
   /** choriaSubject by event type: only the few verified types Scout knows reach it. */
-  const choriaSubjects = new Map<string, string>();
+  const choriaSubjects = new Map<string, string | null>();
 
   const connectOnce = () =>
     connectBroker({
@@ -329,10 +329,11 @@ export async function startHub(opts: HubOptions): Promise<HubHandle> {
               const type = verdict.event.type;
               let choria = choriaSubjects.get(type);
               if (choria === undefined) {
-                choria = choriaSubject(verdict.event);
+                // null: Choria has no such event (Scout's push events), nothing to republish.
+                choria = choriaSubjectOf(verdict.event);
                 choriaSubjects.set(type, choria);
               }
-              broker.bus.publish(choria, m.data);
+              if (choria !== null) broker.bus.publish(choria, m.data);
             } catch (e) {
               logger.warn("cannot republish an event on Choria's subjects", {
                 seq: m.seq,

@@ -5,6 +5,7 @@ import {
   type MachineRef,
   nagiosStateEvent,
   type NagiosStatus,
+  pushAppliedEvent,
   type ScoutEvent,
   scoutSubject,
   transitionEvent,
@@ -114,6 +115,26 @@ Deno.test("tally counters: good events, event types, transitions, process errors
     'choria_tally_machine_transition{machine="disk",version="1.0.0",transition="ok",' +
     'from="CRITICAL",to="OK",active="1"} 1',
   ]);
+});
+
+Deno.test("push events leave the tally alone; a malformed push message is no process error", () => {
+  const push = pushAppliedEvent({
+    identity: "web1.example",
+    key: "node.web1_example",
+    seq: 1,
+    author: "alice",
+    issuer: "Fleet CA",
+    issuedMs: T0,
+    checks: ["disk"],
+    removed: false,
+  }, { eventId: `e${++n}`, timeMs: T0 });
+  const { m, view } = feed([
+    push,
+    { subject: "scout.node.web1_example.push.applied", raw: "{oops" },
+  ]);
+  equal(view.counters.accepted, 1);
+  equal(view.counters.rejected.malformed, 1);
+  deepEqual(snapshotMetrics(m), snapshotMetrics(createMetrics()));
 });
 
 Deno.test("tally versions: startup and a new alive count a host once, shutdown uncounts it", () => {

@@ -4,6 +4,8 @@ import {
   type MachineRef,
   nagiosStateEvent,
   type NagiosStatus,
+  pushAppliedEvent,
+  pushRefusedEvent,
   safeParseEvent,
   type ScoutEvent,
   scoutSubject,
@@ -109,6 +111,45 @@ Deno.test("an event claiming another node's identity is rejected as foreign", ()
   equal(!v.ok && v.reason, "foreign");
   equal(view.nodes.size, 0);
   deepEqual(view.counters, { accepted: 0, rejected: { malformed: 0, foreign: 1, schema: 0 } });
+});
+
+Deno.test("push events are accepted from the node's own push subject and add no checks", () => {
+  const view = createView();
+  const applied = pushAppliedEvent({
+    identity: "web1.example",
+    key: "node.web1_example",
+    seq: 2,
+    author: "alice",
+    issuer: "Fleet CA",
+    issuedMs: T0,
+    checks: ["disk"],
+    removed: false,
+  }, { eventId: "p1", timeMs: T0 });
+  const refused = pushRefusedEvent({
+    identity: "web1.example",
+    key: "node.web1_example",
+    seq: 1,
+    author: "alice",
+    issuer: "Fleet CA",
+    issuedMs: T0,
+    checks: [],
+    step: "replay",
+    reason: "sequence 1 is not above the applied 2 (replay)",
+  }, { eventId: "p2", timeMs: T0 });
+  equal(subj(applied), "scout.node.web1_example.push.applied");
+  equal(subj(refused), "scout.node.web1_example.push.refused");
+  ok(applyEvent(view, subj(applied), bytes(applied), T0 + 10).ok);
+  ok(applyEvent(view, subj(refused), bytes(refused), T0 + 20).ok);
+  // On another type's subject it is schema-invalid; under another node's token it is foreign.
+  const wrong = applyEvent(view, "scout.node.web1_example.push.refused", bytes(applied), T0);
+  equal(!wrong.ok && wrong.reason, "schema");
+  const foreign = applyEvent(view, "scout.node.db1_example.push.applied", bytes(applied), T0);
+  equal(!foreign.ok && foreign.reason, "foreign");
+  deepEqual(view.counters, { accepted: 2, rejected: { malformed: 0, foreign: 1, schema: 1 } });
+  const node = view.nodes.get("web1.example")!;
+  equal(node.lastSeenMs, T0 + 20);
+  equal(node.lifecycle, null);
+  equal(node.checks.size, 0);
 });
 
 Deno.test("malformed and schema-invalid events are counted, not applied", () => {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { TrustedIssuer } from "../rpc/mod.ts";
-import { verifyBundle, type VerifyResult } from "./bundle.ts";
+import { type RefusalStep, verifyBundle, type VerifyResult } from "./bundle.ts";
 
 /** One KV entry as the transport delivers it. */
 export interface PushEntry {
@@ -26,8 +26,12 @@ export interface AppliedBundle {
   seq: number;
   /** Its author (the token's sub). */
   author: string;
+  /** The token's issuer (absent in state written before it was recorded). */
+  issuer?: string;
   /** When it was signed, ms since the epoch. */
   issued: number;
+  /** Names of its checks (empty for a tombstone; absent in older state). */
+  checks?: string[];
   /** When this node applied it, ms since the epoch. */
   appliedAt: number;
   /** True for a tombstone (its checks were removed). */
@@ -44,6 +48,14 @@ export interface RefusedBundle {
   seq: number | null;
   /** Its claimed author, when it could be read. */
   author: string | null;
+  /** Its claimed issuer, when it could be read. */
+  issuer: string | null;
+  /** When it claims it was signed, ms since the epoch, when it could be read. */
+  issued: number | null;
+  /** Names of its checks, when they parsed. */
+  checks: string[];
+  /** The step that refused it: a verification step, or a clash with other check files. */
+  step: RefusalStep | "clash";
   /** Why. */
   reason: string;
   /** When, ms since the epoch. */
@@ -113,10 +125,20 @@ export function createPushApplier(opts: PushApplierOptions): PushApplier {
   };
   const refuse = (
     key: string,
-    r: { seq: number | null; author: string | null },
+    r: Pick<RefusedBundle, "seq" | "author" | "issuer" | "issued" | "checks" | "step">,
     reason: string,
   ) => {
-    const rec: RefusedBundle = { key, seq: r.seq, author: r.author, reason, at: opts.now() };
+    const rec: RefusedBundle = {
+      key,
+      seq: r.seq,
+      author: r.author,
+      issuer: r.issuer,
+      issued: r.issued,
+      checks: r.checks,
+      step: r.step,
+      reason,
+      at: opts.now(),
+    };
     refused.set(key, rec);
     return tell({ kind: "refused", refused: rec });
   };
@@ -150,7 +172,7 @@ export function createPushApplier(opts: PushApplierOptions): PushApplier {
       if (clash.length > 0) {
         return refuse(
           key,
-          bundle,
+          { ...bundle, checks: specs.map((s) => s.name), step: "clash" },
           `check name(s) ${clash.join(", ")} already defined by another check file on this ` +
             "node: rename them in the pushed file",
         );
@@ -163,7 +185,9 @@ export function createPushApplier(opts: PushApplierOptions): PushApplier {
       key,
       seq: bundle.seq,
       author: bundle.author,
+      issuer: bundle.issuer,
       issued: bundle.issued,
+      checks: specs.map((s) => s.name),
       appliedAt: opts.now(),
       removed: bundle.checks === null,
       sig: bundle.sig,
@@ -178,6 +202,10 @@ export function createPushApplier(opts: PushApplierOptions): PushApplier {
         key,
         seq: bundle.seq,
         author: bundle.author,
+        issuer: bundle.issuer,
+        issued: bundle.issued,
+        checks: specs.map((s) => s.name),
+        step: "checks",
         reason: `applied, but the manager reports: ${problems.join("; ")}`,
         at: opts.now(),
       });

@@ -232,10 +232,19 @@ export interface VerifiedBundle {
   specs: CheckSpec[];
 }
 
-/** The result of verifyBundle. */
+/** The result of verifyBundle; a refusal names what could be read of the bundle (else null). */
 export type VerifyResult =
   | { ok: true; value: VerifiedBundle }
-  | { ok: false; step: RefusalStep; reason: string; seq: number | null; author: string | null };
+  | {
+    ok: false;
+    step: RefusalStep;
+    reason: string;
+    seq: number | null;
+    author: string | null;
+    issuer: string | null;
+    issued: number | null;
+    checks: string[];
+  };
 
 /**
  * Verifies a bundle read from `opts.key`, in this order: JSON and shape; the operator token
@@ -254,12 +263,18 @@ export async function verifyBundle(
 ): Promise<VerifyResult> {
   let seq: number | null = null;
   let author: string | null = null;
+  let issuer: string | null = null;
+  let issued: number | null = null;
+  let checks: string[] = [];
   const no = (step: RefusalStep, reason: string): VerifyResult => ({
     ok: false,
     step,
     reason,
     seq,
     author,
+    issuer,
+    issued,
+    checks,
   });
   const size = typeof raw === "string" ? raw.length : raw.byteLength;
   if (size > MAX_BUNDLE_BYTES * 2) return no("shape", `bundle too large (${size} bytes)`);
@@ -277,6 +292,8 @@ export async function verifyBundle(
   const b = parsed.data as Bundle;
   seq = b.seq;
   author = b.author;
+  issuer = b.issuer;
+  issued = b.issued;
 
   // The token: trusted issuer, valid when the bundle was signed.
   let claims: OperatorClaims;
@@ -363,6 +380,7 @@ export async function verifyBundle(
       return no("checks", `invalid checks: ${loaded.errors.map((e) => e.message).join("; ")}`);
     }
     specs = loaded.value;
+    checks = specs.map((s) => s.name);
     const outside = specs.filter((s) => !globMatch(claims.scout_checks, s.name)).map((s) => s.name);
     if (outside.length > 0) {
       return no(

@@ -1,0 +1,205 @@
+/**
+ * `scout push` live: the real command (pushCommand.run with flags) against a real nats-server,
+ * with an in-process agent watching its key: push FILE --to IDENTITY, --list, --show,
+ * --rollback (the previous checks come back under a higher sequence), --remove (a signed
+ * tombstone: the pushed checks are gone), and a push by an operator whose token lacks `push`
+ * is refused by the node and reported in a refused event.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { type AgentHandle, startAgent } from "../src/agent.ts";
+import type { CliIo } from "../src/cli/mod.ts";
+import { pushCommand } from "../src/cli/push.ts";
+import type { ScoutEvent } from "../src/events.ts";
+import { makeTestCa } from "../src/provisioning/_testing.ts";
+import { nodeKey } from "../src/push/mod.ts";
+import { generateCallerKeyPair, issueOperatorToken } from "../src/rpc/mod.ts";
+import type { Logger } from "../src/runtime/mod.ts";
+import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const beat = (...names: string[]) =>
+  "checks:\n" +
+  names.map((n) => `  - name: ${n}\n    builtin: heartbeat\n    interval: 1h\n`).join("");
+
+function capture(): CliIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: "",
+    stderr: "",
+    out: (t: string) => void (io.stdout += t),
+    err: (t: string) => void (io.stderr += t),
+    env: (_: string): string | undefined => undefined,
+  };
+  return io;
+}
+
+async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test({
+  name: "scout push live: push, list, show, rollback, remove; a token without push is refused",
+  ignore: SKIP_NATS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "scout-push-cli-" });
+    const pki = await makePki(`${dir}/pki`);
+    const server = await startNatsServer({ pki, dir: `${dir}/nats` });
+    const fleetCa = await makeTestCa("Scout Fleet CA");
+    const node = "web1.example";
+    const key = nodeKey(node);
+    const events: ScoutEvent[] = [];
+    const pushEvents = (outcome: "applied" | "refused") =>
+      events.filter((e) => e.type === `io.scout.push.v1.${outcome}`);
+    let agent: AgentHandle | null = null;
+    try {
+      // The operator's files, as `scout-hub token operator` writes them.
+      const keys = await generateCallerKeyPair();
+      await Deno.writeTextFile(`${dir}/op.key`, keys.privatePem);
+      const tokenFile = async (name: string, actions: string[]) => {
+        const token = await issueOperatorToken({
+          issuerKeyPem: fleetCa.keyPem,
+          subject: "alice",
+          callerPublicKey: keys.publicJwk,
+          actions,
+          nodes: "web*",
+          checks: "*",
+          ttlMs: 3_600_000,
+          now: Date.now() - 1000,
+        });
+        await Deno.writeTextFile(`${dir}/${name}.jwt`, token + "\n");
+        return `${dir}/${name}.jwt`;
+      };
+      const pusher = await tokenFile("pusher", ["push"]);
+      const reader = await tokenFile("reader", ["checks"]);
+      const broker = [
+        "--broker",
+        server.url,
+        "--tls-ca",
+        pki.caFile,
+        "--tls-cert",
+        pki.client.certFile,
+        "--tls-key",
+        pki.client.keyFile,
+      ];
+      const push = async (args: string[], token = pusher) => {
+        const io = capture();
+        const code = await pushCommand.run(
+          [...args, ...broker, "--token", token, "--key", `${dir}/op.key`],
+          io,
+        );
+        return { code, out: io.stdout, err: io.stderr };
+      };
+
+      const base = `${dir}/${node}`;
+      await Deno.mkdir(`${base}/checks`, { recursive: true });
+      await Deno.writeTextFile(`${base}/checks/local.yaml`, beat("local_beat"));
+      agent = await startAgent({
+        identity: node,
+        checksDirs: [`${base}/checks`],
+        machinesDirs: [`${base}/machines`],
+        stateDir: `${base}/state`,
+        textfileDir: null,
+        eventsFile: null,
+        pluginDirs: [],
+        noSplay: true,
+        maxOutputBytes: 65536,
+        rescanMs: 3_600_000,
+        maxConcurrent: 4,
+        printEvents: false,
+        fleet: {
+          urls: [server.url],
+          ca: pki.ca,
+          cert: pki.client.cert,
+          key: pki.client.key,
+          spoolBytes: 1 << 20,
+          policy: "all",
+          announceMs: 0,
+        },
+        rpc: { trust: [{ text: fleetCa.certPem, where: "fleet-ca.pem" }], policyFile: null },
+      }, { logger: quiet, onEvent: (e) => events.push(e) });
+      const a = agent;
+      const names = () => a.manager.list(false).map((m) => m.name).sort().join(",");
+      await until("the local check", () => names() === "local_beat");
+
+      // ---- push FILE --to IDENTITY: the agent runs the checks.
+      await Deno.writeTextFile(`${dir}/v1.yaml`, beat("web_a"));
+      await Deno.writeTextFile(`${dir}/v2.yaml`, beat("web_a", "web_b"));
+      let r = await push([`${dir}/v1.yaml`, "--to", node]);
+      equal(r.code, 0, r.err);
+      equal(r.out, `${key}: seq 1 stored\n`);
+      await until("web_a runs", () => names() === "local_beat,web_a");
+      r = await push([`${dir}/v2.yaml`, "--to", node, "--json"]);
+      equal(r.code, 0, r.err);
+      deepEqual(JSON.parse(r.out), [{ key, seq: 2, removed: false }]);
+      await until("web_b runs", () => names() === "local_beat,web_a,web_b");
+
+      // ---- --list and --show need no token.
+      const read = async (args: string[]) => {
+        const io = capture();
+        const code = await pushCommand.run([...args, ...broker], io);
+        return { code, out: io.stdout, err: io.stderr };
+      };
+      r = await read(["--list", "--json"]);
+      equal(r.code, 0, r.err);
+      const rows = JSON.parse(r.out);
+      equal(rows.length, 1);
+      equal(rows[0].key, key);
+      equal(rows[0].seq, 2);
+      equal(rows[0].author, "alice");
+      equal(rows[0].removed, false);
+      r = await read(["--list"]);
+      equal(r.code, 0, r.err);
+      ok(new RegExp(`^${key} +2 +alice +\\d{4}-`, "m").test(r.out), r.out);
+      r = await read(["--show", key]);
+      equal(r.code, 0, r.err);
+      ok(/revision \d+ PUT seq 1 by alice/.test(r.out), r.out);
+      ok(/revision \d+ PUT seq 2 by alice/.test(r.out), r.out);
+      ok(r.out.endsWith(`---\n${beat("web_a", "web_b")}`), r.out);
+
+      // ---- --rollback: the previous checks come back, under a higher sequence.
+      r = await push(["--rollback", "--to", node]);
+      equal(r.code, 0, r.err);
+      equal(r.out, `${key}: seq 3 stored\n`);
+      await until("web_b gone after rollback", () => names() === "local_beat,web_a");
+      await until("applied seq 3", () => pushEvents("applied").some((e) => e.data["seq"] === 3));
+      deepEqual(pushEvents("applied").at(-1)!.data["checks"], ["web_a"]);
+
+      // ---- A token without `push`: stored (the bucket cannot judge) but refused by the node.
+      r = await push([`${dir}/v2.yaml`, "--to", node], reader);
+      equal(r.code, 0, r.err);
+      await until("the refused event", () => pushEvents("refused").length === 1);
+      const refused = pushEvents("refused")[0]!;
+      equal(refused.data["step"], "rights");
+      equal(refused.data["author"], "alice");
+      equal(refused.data["seq"], 4);
+      ok(/no push right/.test(String(refused.data["reason"])), String(refused.data["reason"]));
+      equal(names(), "local_beat,web_a", "the refused bundle changed the checks");
+
+      // ---- --remove: a signed tombstone; the pushed checks are gone.
+      r = await push(["--remove", "--to", node]);
+      equal(r.code, 0, r.err);
+      equal(r.out, `${key}: seq 5 (tombstone) stored\n`);
+      await until("pushed checks removed", () => names() === "local_beat");
+      await until(
+        "tombstone applied event",
+        () => pushEvents("applied").some((e) => e.data["seq"] === 5 && e.data["removed"] === true),
+      );
+      r = await read(["--list", "--json"]);
+      equal(JSON.parse(r.out)[0].removed, true);
+      deepEqual(
+        pushEvents("applied").map((e) => e.data["seq"]),
+        [1, 2, 3, 5],
+        "each applied bundle is reported once",
+      );
+    } finally {
+      await agent?.stop();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
