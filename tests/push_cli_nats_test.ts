@@ -5,7 +5,7 @@
  * tombstone: the pushed checks are gone), and a push by an operator whose token lacks `push`
  * is refused by the node and reported in a refused event.
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
 import type { CliIo } from "../src/cli/mod.ts";
 import { pushCommand } from "../src/cli/push.ts";
@@ -180,20 +180,31 @@ Deno.test({
       ok(/no push right/.test(String(refused.data["reason"])), String(refused.data["reason"]));
       equal(names(), "local_beat,web_a", "the refused bundle changed the checks");
 
+      // ---- --rollback --seq: back to the last bundle the node applied (3), not the refused 4.
+      r = await push(["--rollback", "--seq", "3", "--to", node]);
+      equal(r.code, 0, r.err);
+      equal(r.out, `${key}: seq 5 stored\n`);
+      await until("applied seq 5", () => pushEvents("applied").some((e) => e.data["seq"] === 5));
+      deepEqual(pushEvents("applied").at(-1)!.data["checks"], ["web_a"]);
+      await rejects(
+        push(["--rollback", "--seq", "99", "--to", node]),
+        /has no bundle with sequence 99/,
+      );
+
       // ---- --remove: a signed tombstone; the pushed checks are gone.
       r = await push(["--remove", "--to", node]);
       equal(r.code, 0, r.err);
-      equal(r.out, `${key}: seq 5 (tombstone) stored\n`);
+      equal(r.out, `${key}: seq 6 (tombstone) stored\n`);
       await until("pushed checks removed", () => names() === "local_beat");
       await until(
         "tombstone applied event",
-        () => pushEvents("applied").some((e) => e.data["seq"] === 5 && e.data["removed"] === true),
+        () => pushEvents("applied").some((e) => e.data["seq"] === 6 && e.data["removed"] === true),
       );
       r = await read(["--list", "--json"]);
       equal(JSON.parse(r.out)[0].removed, true);
       deepEqual(
         pushEvents("applied").map((e) => e.data["seq"]),
-        [1, 2, 3, 5],
+        [1, 2, 3, 5, 6],
         "each applied bundle is reported once",
       );
     } finally {

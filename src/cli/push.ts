@@ -22,7 +22,10 @@ const HELP = `scout push FILE --to SELECTOR     sign FILE's checks and push them
 scout push --list                  list the pushed bundles (key, seq, author, issued)
 scout push --show KEY              print one key's bundle and its history
 scout push --remove --to SELECTOR  push a signed tombstone (the nodes remove the checks)
-scout push --rollback --to SELECTOR  push the previous revision's checks again, re-signed
+scout push --rollback [--seq N] --to SELECTOR
+                                     push the previous revision's checks (or those of sequence
+                                     N: a bundle the nodes refused is no place to go back to)
+                                     again, re-signed with a new sequence
 
 SELECTOR: one identity (web1.example), group:NAME, or a pattern (web*) expanded against the
 hub's node list (--hub URL, GET /api/v1/nodes).
@@ -92,6 +95,7 @@ export const pushCommand: Command = {
       show: { type: "string" },
       remove: { type: "boolean" },
       rollback: { type: "boolean" },
+      seq: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, "push");
@@ -221,8 +225,16 @@ export const pushCommand: Command = {
           const puts = (await kv.history(key)).map((h) => parseBundle(h.value)).filter((
             b,
           ): b is Bundle => b !== null);
-          const prev = puts[puts.length - 2];
-          if (prev === undefined) throw usage(`${key} has no previous revision to roll back to`);
+          const prev = values.seq === undefined
+            ? puts[puts.length - 2]
+            : puts.find((b) => String(b.seq) === values.seq);
+          if (prev === undefined) {
+            throw usage(
+              values.seq === undefined
+                ? `${key} has no previous revision to roll back to`
+                : `${key} has no bundle with sequence ${values.seq} in its history`,
+            );
+          }
           body = prev.checks;
         }
         const bundle = await sign!(key, seq + 1, values.remove ? null : body);
