@@ -43,6 +43,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  elapsedSeconds,
+  fmt,
+  markdownTable,
+  median,
+  out,
+  pct,
+  progressLog,
+  rowLine,
+  sleep,
+} from "./_bench_report.ts";
 import { V8_FLAGS } from "./build.ts";
 import type { AgentResult, Options as AgentOptions } from "./_bench_agent.ts";
 import type { SpawnResult, Via } from "./_bench_spawn.ts";
@@ -71,38 +82,10 @@ const HELP = `Usage: deno task bench [--quick] [throughput|memory|timing|startup
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-/** Result text (tables) on stdout. */
-function out(text: string): void {
-  Deno.stdout.writeSync(enc.encode(text));
-}
-const t0 = performance.now();
-/** Progress on stderr, with the seconds since the bench started. */
-function log(text: string): void {
-  const s = ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
-  Deno.stderr.writeSync(enc.encode(`[bench ${s}s] ${text}\n`));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Nearest-rank percentile of already sorted numbers. */
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-function median(xs: number[]): number {
-  return pct([...xs].sort((a, b) => a - b), 0.5);
-}
+const log = progressLog("bench");
 
 function mib(bytes: number): string {
   return (bytes / 1048576).toFixed(1);
-}
-
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -349,19 +332,7 @@ const notes: string[] = [];
 
 function row(r: Row): void {
   rows.push(r);
-  log(
-    `  ${r.metric}: ${r.value}${r.baseline ? ` (baseline ${r.baseline})` : ""} ${r.target} ${
-      r.pass === null ? "" : r.pass ? "PASS" : "FAIL"
-    }`,
-  );
-}
-
-function markdownTable(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (c ?? "").padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line)]
-    .join("\n") + "\n";
+  log(rowLine(r));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1060,7 +1031,8 @@ async function benchStartup(plan: Plan): Promise<void> {
   );
   row({
     bench: "startup",
-    metric: `Start-up to first result line, median of ${reps} (deno run -P=agent main.ts agent)`,
+    metric:
+      `Start-up to first result line, median of ${reps} (deno run -P=agent, shipped V8 flags, main.ts agent)`,
     value: `${fmt(med)} ms`,
     baseline: `${fmt(base)} ms deno run of an empty script`,
     target: `${fmt(med / base, 2)}x; < 300 ms`,
@@ -1212,7 +1184,7 @@ async function main(): Promise<number> {
     await new Promise(() => {});
   }
   const loadAfter = Deno.loadavg();
-  const elapsed = (performance.now() - t0) / 1000;
+  const elapsed = elapsedSeconds();
 
   out(`\n## Scout benchmarks\n\n`);
   out("```sh\n" + command + "\n```\n\n");

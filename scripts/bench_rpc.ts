@@ -39,6 +39,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  elapsedSeconds,
+  fmt,
+  markdownTable,
+  median,
+  out,
+  pct,
+  progressLog,
+  rowLine,
+  sleep,
+} from "./_bench_report.ts";
 import { DEFAULT_PLUGIN_DIRS, startAgent } from "../src/agent.ts";
 import { identityToken } from "../src/events.ts";
 import {
@@ -72,37 +83,8 @@ const DEFAULT_RPC_CONCURRENCY = 2;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const t0 = performance.now();
 
-/** Result text (the table) on stdout. */
-function out(text: string): void {
-  Deno.stdout.writeSync(enc.encode(text));
-}
-
-/** Progress on stderr, with the seconds since the bench started. */
-function log(text: string): void {
-  const s = ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
-  Deno.stderr.writeSync(enc.encode(`[bench:rpc ${s}s] ${text}\n`));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Nearest-rank percentile of already sorted numbers. */
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-function median(xs: number[]): number {
-  return pct([...xs].sort((a, b) => a - b), 0.5);
-}
-
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
-}
+const log = progressLog("bench:rpc");
 
 function parseDurationMs(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s.trim());
@@ -295,19 +277,7 @@ const details: Record<string, unknown> = {};
 
 function row(r: Row): void {
   rows.push(r);
-  log(
-    `  ${r.metric}: ${r.value}${r.baseline ? ` (baseline ${r.baseline})` : ""} ${r.target} ${
-      r.pass === null ? "" : r.pass ? "PASS" : "FAIL"
-    }`,
-  );
-}
-
-function markdownTable(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (c ?? "").padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line)]
-    .join("\n") + "\n";
+  log(rowLine(r));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1103,7 +1073,7 @@ async function main(): Promise<number> {
   }
   if (aborting) await new Promise(() => {}); // onSignal exits 130
   const loadAfter = Deno.loadavg();
-  const elapsed = (performance.now() - t0) / 1000;
+  const elapsed = elapsedSeconds();
   out(`\n## Scout node API benchmarks\n\n`);
   out("```sh\n" + command + "\n```\n\n");
   out(
