@@ -1049,7 +1049,7 @@ const TRANSITION_KEYS: ReadonlySet<string> = new Set([
   "from_state",
   "to_state",
 ]);
-const PUSH_APPLIED_KEYS: ReadonlySet<string> = new Set([
+const PUSH_COMMON_KEYS = [
   "protocol",
   "id",
   "identity",
@@ -1060,22 +1060,9 @@ const PUSH_APPLIED_KEYS: ReadonlySet<string> = new Set([
   "issuer",
   "issued",
   "checks",
-  "removed",
-]);
-const PUSH_REFUSED_KEYS: ReadonlySet<string> = new Set([
-  "protocol",
-  "id",
-  "identity",
-  "timestamp",
-  "key",
-  "seq",
-  "author",
-  "issuer",
-  "issued",
-  "checks",
-  "step",
-  "reason",
-]);
+] as const;
+const PUSH_APPLIED_KEYS: ReadonlySet<string> = new Set([...PUSH_COMMON_KEYS, "removed"]);
+const PUSH_REFUSED_KEYS: ReadonlySet<string> = new Set([...PUSH_COMMON_KEYS, "step", "reason"]);
 const PUSH_STEPS: ReadonlySet<unknown> = new Set(PUSH_REFUSAL_STEPS);
 const NAGIOS_STATUS: ReadonlySet<unknown> = new Set(["OK", "WARNING", "CRITICAL", "UNKNOWN"]);
 const EXEC_OUTCOMES: ReadonlySet<unknown> = new Set(["unknown", "skipped", "error", "success"]);

@@ -77,41 +77,31 @@ function wildcardRegex(pattern: string): RegExp | null {
 }
 
 function compareQuery(a: unknown, op: string, b: unknown): boolean {
-  if (typeof a === "number" && typeof b === "number") {
+  const bothNumbers = typeof a === "number" && typeof b === "number";
+  const bothStrings = typeof a === "string" && typeof b === "string";
+  if (bothNumbers || bothStrings) {
+    // Numbers and strings order the same way with JavaScript's operators.
+    const x = a as number | string, y = b as number | string;
     switch (op) {
       case "==":
-        return a === b;
+        return x === y;
       case "!=":
-        return a !== b;
+        return x !== y;
       case "<":
-        return a < b;
+        return x < y;
       case "<=":
-        return a <= b;
+        return x <= y;
       case ">":
-        return a > b;
+        return x > y;
       case ">=":
-        return a >= b;
+        return x >= y;
     }
   }
-  if (typeof a === "string" && typeof b === "string") {
-    switch (op) {
-      case "==":
-        return a === b;
-      case "!=":
-        return a !== b;
-      case "<":
-        return a < b;
-      case "<=":
-        return a <= b;
-      case ">":
-        return a > b;
-      case ">=":
-        return a >= b;
-      case "%":
-        return wildcardRegex(b)?.test(a) ?? a === unescape(b);
-      case "!%":
-        return !compareQuery(a, "%", b);
+  if (bothStrings) {
+    if (op === "%") {
+      return wildcardRegex(b as string)?.test(a as string) ?? a === unescape(b as string);
     }
+    if (op === "!%") return !compareQuery(a, "%", b);
   }
   if (op === "==") return a === b;
   if (op === "!=") return a !== b;

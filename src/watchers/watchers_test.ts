@@ -133,14 +133,11 @@ Deno.test("schedule watcher refuses a 6-field cron with a hint", () => {
   ok(r.error.issues[0]!.message.includes("use 5"), r.error.issues[0]!.message);
 });
 
-async function gossCheck(gossfile: string) {
-  const loaded = loadCheckFile(
-    `checks:\n  - name: system\n    builtin: goss\n    gossfile: ${gossfile}\n    interval: 60s\n`,
-    "/etc/scout/checks/t.yaml",
-  );
+/** A machine hosting the first check of a check file, with a fake clock and runner. */
+function hostCheck(text: string) {
+  const loaded = loadCheckFile(text, "/etc/scout/checks/t.yaml");
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("; "));
   const clock = new FakeClock();
-  const runner = new FakeRunner(clock);
   const events: ScoutEvent[] = [];
   const machine = createMachine(checkMachine(loaded.value[0]!, "/etc/scout/checks"), {
     clock,
@@ -151,14 +148,26 @@ async function gossCheck(gossfile: string) {
     random: () => 0,
     noSplay: true,
     changed: () => {},
-    watcherDeps: fakeWatcherDeps(clock, runner),
+    watcherDeps: fakeWatcherDeps(clock, new FakeRunner(clock)),
   });
+  /** Advances the clock until the first nagios state event (at most 500 ms). */
+  const firstResult = async () => {
+    for (let i = 0; i < 50 && !events.some((e) => e.type.endsWith("nagios.v1.state")); i++) {
+      await clock.advance(10);
+    }
+    return events.findLast((e) => e.type.endsWith("nagios.v1.state"))!;
+  };
+  return { machine, events, firstResult };
+}
+
+async function gossCheck(gossfile: string) {
+  const { machine, firstResult } = hostCheck(
+    `checks:\n  - name: system\n    builtin: goss\n    gossfile: ${gossfile}\n    interval: 60s\n`,
+  );
   machine.start();
-  for (let i = 0; i < 50 && !events.some((e) => e.type.endsWith("nagios.v1.state")); i++) {
-    await clock.advance(10);
-  }
+  const ev = await firstResult();
   await machine.stop();
-  return events.find((e) => e.type.endsWith("nagios.v1.state"))!;
+  return ev;
 }
 
 Deno.test("goss builtin is OK when every test passes, with Choria's output and perfdata", async () => {
@@ -202,30 +211,12 @@ Deno.test("goss builtin is UNKNOWN, saying why, when the gossfile cannot load", 
 });
 
 Deno.test("a check's listed status is its latest nagios state event's data, built without the CloudEvent", async () => {
-  const loaded = loadCheckFile(
+  const { machine, firstResult } = hostCheck(
     "checks:\n  - name: beat\n    builtin: heartbeat\n    interval: 60s\n    annotations: { team: ops }\n",
-    "/etc/scout/checks/t.yaml",
   );
-  if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("; "));
-  const clock = new FakeClock();
-  const events: ScoutEvent[] = [];
-  const machine = createMachine(checkMachine(loaded.value[0]!, "/etc/scout/checks"), {
-    clock,
-    logger: nullLogger,
-    identity: "node1",
-    emit: (e) => events.push(e),
-    newId: () => crypto.randomUUID(),
-    random: () => 0,
-    noSplay: true,
-    changed: () => {},
-    watcherDeps: fakeWatcherDeps(clock, new FakeRunner(clock)),
-  });
   equal(machine.info(true).status, null, "nothing before the first run");
   machine.start();
-  for (let i = 0; i < 50 && !events.some((e) => e.type.endsWith("nagios.v1.state")); i++) {
-    await clock.advance(10);
-  }
-  const ev = events.findLast((e) => e.type.endsWith("nagios.v1.state"))!;
+  const ev = await firstResult();
   deepEqual(machine.info(true).status, ev.data);
   await machine.stop();
 });
