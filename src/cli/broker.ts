@@ -7,7 +7,7 @@ import {
 } from "../broker/mod.ts";
 import { formatError, ScoutError } from "../errors.ts";
 import { fileVersion, pollFile } from "../hub/mod.ts";
-import { certInfo, fileCaSigner, generateKeyAndCsr } from "../pki/mod.ts";
+import { fileCaSigner, issueServerCertificate } from "../pki/mod.ts";
 import { createDenoFs, type Logger } from "../runtime/mod.ts";
 import { type CliIo, type Command, parseFlags } from "./_common.ts";
 
@@ -108,26 +108,19 @@ async function issueServerCert(values: Values): Promise<number | null> {
     "127.0.0.1",
     ...(["0.0.0.0", "::", "localhost", "127.0.0.1"].includes(host) ? [] : [host]),
   ];
-  const ip = (n: string) => /^[\d.]+$|:/.test(n);
-  const keys = await generateKeyAndCsr("broker");
-  const signed = await fileCaSigner(ca).sign({
-    csrPem: keys.csrPem,
+  const tls = await issueServerCertificate(fileCaSigner(ca), {
     identity: "broker",
-    usage: "server",
-    dnsNames: names.filter((n) => !ip(n)),
-    ipAddresses: names.filter(ip),
+    names,
     days,
     now: new Date(),
   });
   const fs = createDenoFs({ writeRoots: [dir] });
-  await fs.writeAtomic(`${dir}/broker-key.pem`, keys.keyPem, { mode: 0o600 });
-  await fs.writeAtomic(`${dir}/broker-cert.pem`, signed.certPem + signed.chainPem, { mode: 0o644 });
+  await fs.writeAtomic(`${dir}/broker-key.pem`, tls.keyPem, { mode: 0o600 });
+  await fs.writeAtomic(`${dir}/broker-cert.pem`, tls.certPem, { mode: 0o644 });
   values["tls-cert"] = `${dir}/broker-cert.pem`;
   values["tls-key"] = `${dir}/broker-key.pem`;
   values["tls-ca"] ??= `${caDir}/ca.pem`;
-  const info = await certInfo(signed.certPem);
-  const from = info.notBefore.getTime(), to = info.notAfter.getTime();
-  return from + Math.floor((to - from) * 2 / 3);
+  return tls.renewAtMs;
 }
 
 function need(values: Values, flag: keyof Values): string {

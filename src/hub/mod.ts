@@ -107,3 +107,9 @@ export {
   renderDeniedFile,
   renderFleetFile,
 } from "./fleet_file.ts";
+export {
+  defaultEnrolNames,
+  type EnrolmentHandle,
+  type EnrolmentOptions,
+  startEnrolment,
+} from "./enrolment.ts";

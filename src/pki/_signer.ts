@@ -3,7 +3,15 @@
  * and the built-in file CA signer for development, tests and small fleets.
  * @module
  */
-import { type CertAndKey, checkDays, checkIdentity, inspectCsr, randomSerial } from "./_ca.ts";
+import {
+  type CertAndKey,
+  certInfo,
+  checkDays,
+  checkIdentity,
+  generateKeyAndCsr,
+  inspectCsr,
+  randomSerial,
+} from "./_ca.ts";
 import {
   DAY_MS,
   P256,
@@ -233,5 +241,52 @@ export function fileCaSigner(ca: CertAndKey): Signer {
       }
       return { certPem: cert.toString("pem") + "\n", chainPem: caCert.toString("pem") + "\n" };
     },
+  };
+}
+
+/** A server certificate with a fresh key, and when to renew it. */
+export interface ServerCertificate {
+  /** The certificate followed by its chain, PEM (what a TLS server presents). */
+  certPem: string;
+  /** Its fresh private key, PKCS#8 PEM. */
+  keyPem: string;
+  /** Validity, ms since the epoch. */
+  notBeforeMs: number;
+  /** Expiry, ms since the epoch. */
+  notAfterMs: number;
+  /** Two thirds into its life: when a server should get a new one. */
+  renewAtMs: number;
+}
+
+/**
+ * Issues a server certificate (EKU serverAuth) for a fresh key through any signer: the names
+ * that look like IP addresses become IP SANs, the others DNS SANs (the identity when none).
+ * The hub's enrolment listener and the managed broker use it for their own certificates.
+ */
+export async function issueServerCertificate(
+  signer: Signer,
+  o: { identity: string; names: string[]; days: number; now: Date },
+): Promise<ServerCertificate> {
+  const isIp = (n: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(n) || n.includes(":");
+  const ipAddresses = o.names.filter(isIp);
+  const dnsNames = o.names.filter((n) => !isIp(n));
+  const { keyPem, csrPem } = await generateKeyAndCsr(o.identity);
+  const signed = await signer.sign({
+    csrPem,
+    identity: o.identity,
+    usage: "server",
+    dnsNames: dnsNames.length > 0 ? dnsNames : [o.identity],
+    ipAddresses,
+    days: o.days,
+    now: o.now,
+  });
+  const info = await certInfo(signed.certPem);
+  const notBeforeMs = info.notBefore.getTime(), notAfterMs = info.notAfter.getTime();
+  return {
+    certPem: signed.certPem.trimEnd() + "\n" + signed.chainPem,
+    keyPem,
+    notBeforeMs,
+    notAfterMs,
+    renewAtMs: notBeforeMs + Math.floor((notAfterMs - notBeforeMs) * 2 / 3),
   };
 }

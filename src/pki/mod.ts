@@ -24,6 +24,8 @@ export {
   type CertUsage,
   checkCsr,
   fileCaSigner,
+  issueServerCertificate,
+  type ServerCertificate,
   type Signer,
   type SignRequest,
   type SignResult,
