@@ -5,6 +5,7 @@
  * tombstone: the pushed checks are gone), and a push by an operator whose token lacks `push`
  * is refused by the node and reported in a refused event.
  */
+import { fleetAgentConfig } from "./_fleet_agent.ts";
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
 import type { CliIo } from "../src/cli/mod.ts";
@@ -98,30 +99,16 @@ Deno.test({
       const base = `${dir}/${node}`;
       await Deno.mkdir(`${base}/checks`, { recursive: true });
       await Deno.writeTextFile(`${base}/checks/local.yaml`, beat("local_beat"));
-      agent = await startAgent({
-        identity: node,
-        checksDirs: [`${base}/checks`],
-        machinesDirs: [`${base}/machines`],
-        stateDir: `${base}/state`,
-        textfileDir: null,
-        eventsFile: null,
-        pluginDirs: [],
-        noSplay: true,
-        maxOutputBytes: 65536,
-        rescanMs: 3_600_000,
-        maxConcurrent: 4,
-        printEvents: false,
-        fleet: {
-          urls: [server.url],
-          ca: pki.ca,
-          cert: pki.client.cert,
-          key: pki.client.key,
-          spoolBytes: 1 << 20,
-          policy: "all",
-          announceMs: 0,
-        },
-        rpc: { trust: [{ text: fleetCa.certPem, where: "fleet-ca.pem" }], policyFile: null },
-      }, { logger: quiet, onEvent: (e) => events.push(e) });
+      agent = await startAgent(
+        fleetAgentConfig({
+          identity: node,
+          base,
+          url: server.url,
+          pki,
+          trust: [{ text: fleetCa.certPem, where: "fleet-ca.pem" }],
+        }),
+        { logger: quiet, onEvent: (e) => events.push(e) },
+      );
       const a = agent;
       const names = () => a.manager.list(false).map((m) => m.name).sort().join(",");
       await until("the local check", () => names() === "local_beat");

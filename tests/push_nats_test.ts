@@ -5,6 +5,7 @@
  * and refused bundle is reported as an event. A pushed check's plugin stays inside the plugin
  * directories.
  */
+import { fleetAgentConfig } from "./_fleet_agent.ts";
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { ScoutEvent } from "../src/events.ts";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
@@ -63,30 +64,17 @@ Deno.test({
       const base = `${dir}/${node}`;
       await Deno.mkdir(`${base}/checks`, { recursive: true });
       await Deno.writeTextFile(`${base}/checks/local.yaml`, beat("local_beat"));
-      const a = await startAgent({
-        identity: node,
-        checksDirs: [`${base}/checks`],
-        machinesDirs: [`${base}/machines`],
-        stateDir: `${base}/state`,
-        textfileDir: null,
-        eventsFile: null,
-        pluginDirs,
-        noSplay: true,
-        maxOutputBytes: 65536,
-        rescanMs: 3_600_000,
-        maxConcurrent: 4,
-        printEvents: false,
-        fleet: {
-          urls: [server.url],
-          ca: pki.ca,
-          cert: pki.client.cert,
-          key: pki.client.key,
-          spoolBytes: 1 << 20,
-          policy: "all",
-          announceMs: 0,
-        },
-        rpc: { trust: [{ text: fleetCa.certPem, where: "fleet-ca.pem" }], policyFile: null },
-      }, { logger, onEvent: (e) => events.push(e) });
+      const a = await startAgent(
+        fleetAgentConfig({
+          identity: node,
+          base,
+          url: server.url,
+          pki,
+          trust: [{ text: fleetCa.certPem, where: "fleet-ca.pem" }],
+          over: { pluginDirs },
+        }),
+        { logger, onEvent: (e) => events.push(e) },
+      );
       agents.push(a);
       return a;
     };

@@ -3,6 +3,7 @@
  * signed requests on `scout.api.<token>.<action>` and `scout.api._all.<action>` in Choria's
  * field names; attacks are refused with a clear reason, audited, and change nothing.
  */
+import { fleetAgentConfig } from "./_fleet_agent.ts";
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -68,37 +69,26 @@ Deno.test({
             ).join(""),
         );
         agents.push(
-          await startAgent({
-            identity: node,
-            checksDirs: [`${base}/checks`],
-            machinesDirs: [`${base}/machines`],
-            stateDir: `${base}/state`,
-            textfileDir: null,
-            eventsFile: null,
-            pluginDirs: [],
-            noSplay: true,
-            maxOutputBytes: 65536,
-            rescanMs: 3_600_000,
-            maxConcurrent: 4,
-            printEvents: false,
-            fleet: {
-              urls: [server.url],
-              ca: pki.ca,
-              cert: pki.client.cert,
-              key: pki.client.key,
-              spoolBytes: 1 << 20,
-              policy: "all",
-              announceMs: 0,
-            },
-            rpc: {
-              trust: [
-                { text: fleetCa.certPem, where: "fleet-ca.pem" },
-                { text: await Deno.readTextFile(`${dir}/sso.json`), where: `${dir}/sso.json` },
-              ],
-              policyFile: `${dir}/policy.yaml`,
-              perCallerPerMinute: 30,
-            },
-          }, { logger: quiet }),
+          await startAgent(
+            fleetAgentConfig({
+              identity: node,
+              base,
+              url: server.url,
+              pki,
+              trust: [],
+              over: {
+                rpc: {
+                  trust: [
+                    { text: fleetCa.certPem, where: "fleet-ca.pem" },
+                    { text: await Deno.readTextFile(`${dir}/sso.json`), where: `${dir}/sso.json` },
+                  ],
+                  policyFile: `${dir}/policy.yaml`,
+                  perCallerPerMinute: 30,
+                },
+              },
+            }),
+            { logger: quiet },
+          ),
         );
       }
       const [agent1] = agents as [AgentHandle, AgentHandle, AgentHandle];
