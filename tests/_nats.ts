@@ -187,6 +187,8 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** Starts it again on the same port with the same store. */
   restart(): Promise<void>;
+  /** The server's process id while it runs (benchmarks renice it), else null. */
+  pid(): number | null;
 }
 
 /** Returns a loopback TCP port that was free a moment ago. */
@@ -257,6 +259,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
       await stop();
       await start();
     },
+    pid: () => (child as Deno.ChildProcess | null)?.pid ?? null,
   };
 }
 
