@@ -25,7 +25,9 @@
  *      are set to nice 19 too: in a fleet they are other machines, and on a 2-core box they
  *      would otherwise take the CPU the agent's check starts need. The events stream exists
  *      (made as the hub makes it), so the agent's events flow as in a fleet. The agent's CPU
- *      is read from /proc for its process and its live descendants.
+ *      is read from /proc for its process and its live descendants. For information, the
+ *      machine's floor: a bare Deno process beside the agent that only fires a 10 ms timer
+ *      (scripts/_bench_timer_probe.ts), its lateness in the same idle and flood windows.
  *   2. Fleet trigger. In this process: 1,000 simulated nodes, each a real createRpcService (its
  *      own replay cache, rate limiter, trusted issuer, in-memory audit sink, real audit log)
  *      over a tiny in-memory control of 3 checks, each subscribed to `scout.api.<token>.*` and
@@ -676,6 +678,33 @@ interface Plan {
   fleetReps: number;
 }
 
+/**
+ * Starts scripts/_bench_timer_probe.ts beside the agent (same V8 flags, nice 0): the lateness a
+ * timer of a process that does nothing else sees, i.e. what the OS alone does during a flood.
+ */
+function startTimerProbe(): { finish(): Promise<number[]> } {
+  const c = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", V8_FLAGS, "scripts/_bench_timer_probe.ts"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  live.add(c);
+  void c.status.finally(() => live.delete(c));
+  const text = new Response(c.stdout).text();
+  return {
+    async finish() {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* gone */ }
+      await c.status;
+      const line = (await text).trim();
+      return line.startsWith("[") ? JSON.parse(line) as number[] : [];
+    },
+  };
+}
+
 async function benchFlood(env: Env, plan: Plan): Promise<void> {
   const admin = await connect(env.url, env.tls, "bench probe");
   // The events stream, as the hub makes it: in a fleet the agent's events have somewhere to go
@@ -740,6 +769,7 @@ async function benchFlood(env: Env, plan: Plan): Promise<void> {
     maxConcurrent: plan.concurrency,
     rate: DEFAULT_RPC_RATE,
   });
+  const timerProbe = startTimerProbe();
   const floods: FloodResult[] = [];
   const floodCpu: number[] = [];
   let idle = { from: 0, to: 0 };
@@ -770,16 +800,18 @@ async function benchFlood(env: Env, plan: Plan): Promise<void> {
     result = await agent.finish();
     await load.stop();
   }
-  const lat = result.lateness;
-  const idleSamples: number[] = [];
-  const floodSamples: number[] = [];
-  for (let i = 0; i < lat.length; i += 2) {
-    const due = lat[i]!, ms = lat[i + 1]!;
-    if (due >= idle.from && due < idle.to) idleSamples.push(ms);
-    else if (floods.some((f) => due >= f.from && due <= f.to)) floodSamples.push(ms);
-  }
-  idleSamples.sort((a, b) => a - b);
-  floodSamples.sort((a, b) => a - b);
+  const probePairs = await timerProbe.finish();
+  /** Flat (due epoch ms, lateness ms) pairs split into the idle window and the floods, sorted. */
+  const windows = (pairs: number[]) => {
+    const idleMs: number[] = [], floodMs: number[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const due = pairs[i]!, ms = pairs[i + 1]!;
+      if (due >= idle.from && due < idle.to) idleMs.push(ms);
+      else if (floods.some((f) => due >= f.from && due <= f.to)) floodMs.push(ms);
+    }
+    return { idleMs: idleMs.sort((a, b) => a - b), floodMs: floodMs.sort((a, b) => a - b) };
+  };
+  const { idleMs: idleSamples, floodMs: floodSamples } = windows(result.lateness);
   const total = floods.reduce(
     (a, f) => ({
       ok: a.ok + f.ok,
@@ -836,6 +868,18 @@ async function benchFlood(env: Env, plan: Plan): Promise<void> {
     baseline: `idle ${st(idleSamples)}`,
     target: `p99 ratio ${fmt(ratio, 2)}x; target <= 1.20x`,
     pass: floodSamples.length > 0 && idleSamples.length > 0 && ratio <= 1.2,
+  });
+  const floor = windows(probePairs);
+  const floorRatio = pct(floor.floodMs, 0.99) / pct(floor.idleMs, 0.99);
+  row({
+    metric:
+      "The machine's floor: a bare Deno timer (10 ms, another process, nice 0) in the same windows",
+    value: st(floor.floodMs),
+    baseline: `idle ${st(floor.idleMs)}`,
+    target: `p99 ratio ${
+      fmt(floorRatio, 2)
+    }x (info: what the OS alone does to a timer during a flood)`,
+    pass: null,
   });
   const cpuPerFlood = median(floodCpu);
   const floodCores = median(floods.map((f, i) => floodCpu[i]! / (f.lastMs / 1000)));
