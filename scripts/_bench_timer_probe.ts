@@ -9,7 +9,7 @@
  */
 if (import.meta.main) {
   const pairs: number[] = [];
-  let timer = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
     const due = performance.now() + 10;
     const dueEpoch = Date.now() + 10;

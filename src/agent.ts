@@ -5,6 +5,7 @@
  * @module
  */
 import { type FleetStatus, handleControl } from "./api/mod.ts";
+import { GROUP_PATTERN } from "./config/mod.ts";
 import { formatError, ScoutError } from "./errors.ts";
 import {
   identityToken,
@@ -1139,7 +1140,7 @@ function startPushWatch(
       const kv = await broker.kv(push.CHECKS_BUCKET);
       const keys = [
         push.nodeKey(d.config.identity),
-        ...d.groups().filter((g) => push.GROUP_PATTERN.test(g)).map(push.groupKey),
+        ...d.groups().filter((g) => GROUP_PATTERN.test(g)).map(push.groupKey),
       ];
       const a = applier;
       for (const key of keys) {

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { IDENTITY_PATTERN } from "../config/mod.ts";
+import { GROUP_PATTERN, IDENTITY_PATTERN } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 
 /** The JetStream KV bucket holding pushed checks (keys `node.<token>`, `group.<name>`). */
@@ -14,8 +14,6 @@ export const CHECKS_BUCKET = "SCOUT_CHECKS";
 /** The JetStream stream archiving events over `scout.node.*.>`. */
 export const EVENTS_STREAM = "SCOUT_EVENTS";
 
-/** A group name: one subject token (letters, digits, "-" and "_", no dots), at most 64 chars. */
-export const GROUP_PATTERN: RegExp = /^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,62}[a-zA-Z0-9])?$/;
 
 const IDENTITY_HINT = 'an identity is like a host name: letters, digits, "." and "-", ' +
   "starting and ending with a letter or digit, at most 253 characters";

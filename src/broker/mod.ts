@@ -12,7 +12,6 @@ export {
   EVENTS_STREAM,
   type Fleet,
   fleetSchema,
-  GROUP_PATTERN,
   hubPermissions,
   nodeInboxPrefix,
   nodePermissions,

@@ -7,6 +7,13 @@ import { ScoutError } from "../errors.ts";
 /** The identity rule of product.md ("Subjects and names on NATS"). */
 export const IDENTITY_PATTERN: RegExp = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$/;
 
+/**
+ * A group name (pushed checks' `group.<name>` keys, the broker's per-node permissions,
+ * provisioning tokens' `groups`): one subject token of letters, digits, "-" and "_", starting
+ * and ending with a letter or digit, at most 64 characters.
+ */
+export const GROUP_PATTERN: RegExp = /^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,62}[a-zA-Z0-9])?$/;
+
 const RULE = 'an identity is like a host name: letters, digits, "." and "-", ' +
   "starting and ending with a letter or digit, at most 253 characters; " +
   'underscores are not allowed (use "-" instead)';

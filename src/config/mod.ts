@@ -16,7 +16,7 @@ export {
 } from "./_check.ts";
 export { formatDuration, parseDuration } from "./_duration.ts";
 export { canonicalJson, sha256Hex } from "./_hash.ts";
-export { globMatch, IDENTITY_PATTERN, parseIdentity } from "./_identity.ts";
+export { globMatch, GROUP_PATTERN, IDENTITY_PATTERN, parseIdentity } from "./_identity.ts";
 export { loadMachineFile } from "./_machine.ts";
 export type {
   CheckSpec,

@@ -11,7 +11,13 @@
  */
 import { z } from "zod";
 import { ScoutError } from "../errors.ts";
-import { type CheckSpec, IDENTITY_PATTERN, loadCheckFile, sha256Hex } from "../config/mod.ts";
+import {
+  type CheckSpec,
+  GROUP_PATTERN,
+  IDENTITY_PATTERN,
+  loadCheckFile,
+  sha256Hex,
+} from "../config/mod.ts";
 import {
   globMatch,
   type OperatorClaims,
@@ -36,9 +42,6 @@ export const DEFAULT_PUSH_SKEW_MS = 60_000;
 
 /** Largest accepted bundle, bytes of JSON. */
 export const MAX_BUNDLE_BYTES = 256 * 1024;
-
-/** A group name, as `--group` and enrolment give it. */
-export const GROUP_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/;
 
 const KEY_PATTERN = /^(node\.[a-zA-Z0-9_-]{1,253}|group\.[a-zA-Z0-9][a-zA-Z0-9_-]{0,63})$/;
 
