@@ -262,6 +262,31 @@ Deno.test("renewal uses the current certificate, needs no token, and proves poss
   }
 });
 
+Deno.test("a token's groups reach the node at enrolment, stay through renewal, and a new token replaces them", async () => {
+  const f = await fleet();
+  const hub = await startHub(f);
+  try {
+    const first = await enrolWith(
+      await token(f, hub.url, { groups: ["edge", "db", "edge"] }),
+      "n1.fleet.test",
+    );
+    deepEqual(first.groups, ["db", "edge", "web"], "the token's and the hub's, once each, sorted");
+    deepEqual(hub.provisioner.state().nodes["n1.fleet.test"]?.groups, ["db", "edge"]);
+    const renewed = await renew(first, deps);
+    deepEqual(renewed.groups, ["db", "edge", "web"], "renewal (no token) keeps them");
+    const again = await enrolWith(await token(f, hub.url, { groups: ["db"] }), "n1.fleet.test");
+    deepEqual(again.groups, ["db", "web"]);
+    deepEqual(hub.provisioner.state().nodes["n1.fleet.test"]?.groups, ["db"]);
+    // A token with a group name the broker could not use is never issued.
+    await rejects(
+      token(f, hub.url, { groups: ["bad.group"] }),
+      (e: unknown) => e instanceof ScoutError && e.code === "USAGE" && /groups/.test(e.message),
+    );
+  } finally {
+    await hub.stop();
+  }
+});
+
 const HAVE_OPENSSL = (() => {
   try {
     return new Deno.Command("openssl", { args: ["version"], stdout: "null" }).outputSync().success;

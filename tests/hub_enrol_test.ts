@@ -171,17 +171,23 @@ Deno.test({
   },
 });
 
-Deno.test("the fleet from the provisioner's state lists each identity once, denied before nodes", () => {
-  const at = { serial: "01", notAfterMs: 1, enrolledAtMs: 0 };
+Deno.test("the fleet from the provisioner's state lists each identity once with its groups, denied before nodes", () => {
+  const at = { serial: "01", notAfterMs: 1, enrolledAtMs: 0, groups: [] };
   const fleet = fleetFromState(
     {
-      nodes: { "n2.x": at, "n1.x": at, "gone.x": at, "hub.x": at, "bad_name": at },
+      nodes: {
+        "n2.x": { ...at, groups: ["web", "edge", "web", "bad.group"] },
+        "n1.x": at,
+        "gone.x": at,
+        "hub.x": at,
+        "bad_name": at,
+      },
       denied: ["gone.x", "hub.x"],
     },
     { hubs: ["hub.x"], operators: ["op.x", "GONE.x"] },
   );
   deepEqual(fleet, {
-    nodes: [{ identity: "n1.x", groups: [] }, { identity: "n2.x", groups: [] }],
+    nodes: [{ identity: "n1.x", groups: [] }, { identity: "n2.x", groups: ["edge", "web"] }],
     hubs: ["hub.x"],
     operators: ["op.x"],
     denied: ["gone.x"],

@@ -14,7 +14,6 @@ export const CHECKS_BUCKET = "SCOUT_CHECKS";
 /** The JetStream stream archiving events over `scout.node.*.>`. */
 export const EVENTS_STREAM = "SCOUT_EVENTS";
 
-
 const IDENTITY_HINT = 'an identity is like a host name: letters, digits, "." and "-", ' +
   "starting and ending with a letter or digit, at most 253 characters";
 

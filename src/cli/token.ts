@@ -13,8 +13,8 @@ import { type CliIo, type Command, parseFlags } from "./_common.ts";
 const HELP = `scout token: make tokens signed by the fleet CA, and caller keys
 
 Usage: scout token provisioning --ca DIR (--url URL... | --srv-domain DOMAIN)
-                               [--identity PATTERN] [--expires DURATION] [--single-use]
-                               [--out FILE] [--json]
+                               [--identity PATTERN] [--group NAME]... [--expires DURATION]
+                               [--single-use] [--out FILE] [--json]
 
   --ca DIR             the fleet CA folder: reads DIR/ca.pem and DIR/ca.key (P-256, PKCS#8)
   --url URL            hub enrolment URL (https://), repeatable; claim "chu"
@@ -22,6 +22,8 @@ Usage: scout token provisioning --ca DIR (--url URL... | --srv-domain DOMAIN)
                        ("." means the agent's resolv.conf search domains)
   --identity PATTERN   identities allowed to enrol, "*" matches any run of characters
                        (default "*"), e.g. "web-*.example.com"
+  --group NAME         a group the enrolled nodes join (pushed checks of group.NAME apply to
+                       them, and the managed broker lets them read that key); repeatable
   --expires DURATION   lifetime, e.g. 1h, 7d (default 24h)
   --single-use         the hub accepts the token for one enrolment only
   --out FILE           write the token to FILE (mode 0600) instead of printing it
@@ -52,7 +54,17 @@ const KINDS = ["provisioning", "operator", "keypair"];
 
 /** Flags each kind accepts. */
 const KIND_FLAGS: Record<string, string[]> = {
-  provisioning: ["ca", "url", "srv-domain", "identity", "expires", "single-use", "out", "json"],
+  provisioning: [
+    "ca",
+    "url",
+    "srv-domain",
+    "identity",
+    "group",
+    "expires",
+    "single-use",
+    "out",
+    "json",
+  ],
   operator: ["ca", "name", "public-key", "actions", "nodes", "checks", "expires", "out", "json"],
   keypair: ["out-private", "out-public", "json"],
 };
@@ -118,6 +130,7 @@ export const tokenCommand: Command = {
       url: { type: "string", multiple: true },
       "srv-domain": { type: "string" },
       identity: { type: "string" },
+      group: { type: "string", multiple: true },
       expires: { type: "string" },
       "single-use": { type: "boolean" },
       out: { type: "string" },
@@ -179,6 +192,7 @@ export const tokenCommand: Command = {
       identityPattern: values.identity ?? "*",
       ttlMs,
       singleUse: values["single-use"] ?? false,
+      ...(values.group?.length ? { groups: values.group } : {}),
       now,
     };
     const token = srvDomain === undefined

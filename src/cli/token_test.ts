@@ -55,7 +55,7 @@ Deno.test("scout token provisioning prints a JWT the hub accepts", async () => {
   equal(claims.exp - claims.iat, 24 * 3600, "default lifetime 24h");
 });
 
-Deno.test("scout token provisioning --srv-domain --identity --expires --single-use --json", async () => {
+Deno.test("scout token provisioning --srv-domain --identity --group --expires --single-use --json", async () => {
   const r = await run([
     "provisioning",
     "--ca",
@@ -64,6 +64,10 @@ Deno.test("scout token provisioning --srv-domain --identity --expires --single-u
     "fleet.example.com",
     "--identity",
     "web-*.example.com",
+    "--group",
+    "web",
+    "--group",
+    "edge",
     "--expires",
     "2h",
     "--single-use",
@@ -75,6 +79,7 @@ Deno.test("scout token provisioning --srv-domain --identity --expires --single-u
   equal(out.claims.chsrv, "fleet.example.com");
   equal(out.claims.identity, "web-*.example.com");
   equal(out.claims.single_use, true);
+  deepEqual(out.claims.groups, ["edge", "web"]);
   equal(out.claims.purpose, "scout-provisioning");
   equal(out.claims.exp - out.claims.iat, 7200);
 });
@@ -108,6 +113,7 @@ Deno.test("scout token refuses bad usage with exit 2 and a hint", async () => {
     ],
     [["provisioning", "--ca", caDir, "--url", "http://h/"], /must be an https/],
     [["provisioning", "--ca", caDir, "--url", "https://h/", "--identity", "a_b"], /identity/],
+    [["provisioning", "--ca", caDir, "--url", "https://h/", "--group", "a.b"], /group names/],
     [
       ["provisioning", "--ca", caDir, "--url", "https://h/", "--expires", "soon"],
       /invalid duration/,

@@ -3,7 +3,7 @@
  *
  * - `<state-dir>/fleet.json`: written by the hub (atomically, only when its text changes) from
  *   the provisioner's state each time it changes; `scout broker run --fleet` reads it and
- *   reloads nats-server when it changes. Enrolled nodes (groups []), the hub itself, operators
+ *   reloads nats-server when it changes. Enrolled nodes (with their enrolment's groups), the hub itself, operators
  *   and denied identities.
  * - `<state-dir>/provisioner/denied.json` (`{"denied": [...]}`): written only by
  *   `scout-hub hub deny|allow`, read by the running hub once a second (by its mtime) and at
@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import type { Fleet } from "../broker/mod.ts";
-import { IDENTITY_PATTERN } from "../config/mod.ts";
+import { GROUP_PATTERN, IDENTITY_PATTERN } from "../config/mod.ts";
 import { ScoutError } from "../errors.ts";
 import type { Fs, Logger } from "../runtime/mod.ts";
 import type { Provisioner, ProvisionerState } from "./provisioner.ts";
@@ -54,7 +54,11 @@ export function fleetFromState(
   const hubs = take(roles.hubs);
   const denied = take(state.denied);
   const operators = take(roles.operators);
-  const nodes = take(Object.keys(state.nodes)).map((identity) => ({ identity, groups: [] }));
+  const nodes = take(Object.keys(state.nodes)).map((identity) => ({
+    identity,
+    groups: [...new Set(state.nodes[identity]?.groups ?? [])].filter((g) => GROUP_PATTERN.test(g))
+      .sort(),
+  }));
   return { nodes, hubs, operators, denied };
 }
 

@@ -60,8 +60,14 @@ export interface EnrolReply {
 export interface ProvisionerState {
   /** Single-use token ids already spent, with their expiry (ms) so they can be forgotten. */
   usedTokens: Record<string, number>;
-  /** Enrolled nodes: last certificate's serial and expiry. */
-  nodes: Record<string, { serial: string; notAfterMs: number; enrolledAtMs: number }>;
+  /**
+   * Enrolled nodes: last certificate's serial and expiry, and the groups the token of their
+   * last enrolment gave (renewals keep them).
+   */
+  nodes: Record<
+    string,
+    { serial: string; notAfterMs: number; enrolledAtMs: number; groups: string[] }
+  >;
   /** Identities that may not enrol or renew. */
   denied: string[];
 }
@@ -70,7 +76,12 @@ const stateSchema = z.object({
   usedTokens: z.record(z.string(), z.number()).default({}),
   nodes: z.record(
     z.string(),
-    z.object({ serial: z.string(), notAfterMs: z.number(), enrolledAtMs: z.number() }),
+    z.object({
+      serial: z.string(),
+      notAfterMs: z.number(),
+      enrolledAtMs: z.number(),
+      groups: z.array(z.string()).default([]),
+    }),
   ).default({}),
   denied: z.array(z.string()).default([]),
 });
@@ -228,7 +239,7 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
     return queued;
   }
 
-  async function issue(identity: string, csrPem: string): Promise<EnrolReply> {
+  async function issue(identity: string, csrPem: string, groups: string[]): Promise<EnrolReply> {
     let signed;
     try {
       signed = await opts.signer.sign({
@@ -248,13 +259,18 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
       serial: info.serial,
       notAfterMs: info.notAfter.getTime(),
       enrolledAtMs: clock.now(),
+      groups,
     };
+    const config = opts.nodeConfig(identity);
     return {
       identity,
       certificate: signed.certPem,
       chain: signed.chainPem,
       ca: opts.caCertPem,
-      config: withFleetIssuer(opts.nodeConfig(identity), opts.caCertPem),
+      config: withFleetIssuer(
+        { ...config, groups: [...new Set([...config.groups, ...groups])].sort() },
+        opts.caCertPem,
+      ),
     };
   }
 
@@ -302,7 +318,7 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
     }
     let reply: EnrolReply;
     try {
-      reply = await issue(identity, body.csr);
+      reply = await issue(identity, body.csr, claims.groups ?? []);
     } catch (e) {
       if (claims.single_use) delete state.usedTokens[claims.jti]; // nothing was issued
       throw e;
@@ -333,7 +349,7 @@ export async function createProvisioner(opts: ProvisionerOptions): Promise<Provi
     if (state.denied.includes(identity)) {
       throw new Refusal(403, `identity "${identity}" is denied`);
     }
-    const reply = await issue(identity, body.csr);
+    const reply = await issue(identity, body.csr, state.nodes[identity]?.groups ?? []);
     await save();
     return reply;
   }

@@ -14,7 +14,7 @@ import {
   SignJWT,
 } from "jose";
 import { z } from "zod";
-import { globMatch, IDENTITY_PATTERN } from "../config/mod.ts";
+import { globMatch, GROUP_PATTERN, IDENTITY_PATTERN } from "../config/mod.ts";
 import { type ErrorCode, ScoutError } from "../errors.ts";
 
 /**
@@ -67,6 +67,11 @@ export interface ProvisioningClaims {
   identity: string;
   /** True when the hub accepts the token for one enrolment only (it remembers the `jti`). */
   single_use: boolean;
+  /**
+   * Groups a node enrolled with this token joins (Scout's own claim; absent: none): the hub
+   * records them, hands them to the node and lets it read pushed checks of `group.<name>`.
+   */
+  groups?: string[];
   /** Issuer, free text naming the hub or person that issued it (JWT `iss`). */
   iss: string;
   /** Issued at, seconds since the epoch (JWT `iat`). */
@@ -109,6 +114,11 @@ const claimsSchema = z.object({
     message: 'must be an identity pattern of letters, digits, ".", "-" and "*"',
   }),
   single_use: z.boolean(),
+  groups: z.array(
+    z.string().regex(GROUP_PATTERN, {
+      message: 'must be group names: letters, digits, "-" and "_", at most 64 characters',
+    }),
+  ).max(32, { message: "at most 32 groups" }).optional(),
   iss: z.string().min(1),
   iat: seconds,
   nbf: seconds,
@@ -159,6 +169,7 @@ function parseClaims(payload: unknown): ProvisioningClaims {
     ca: c.ca,
     identity: c.identity,
     single_use: c.single_use,
+    ...(c.groups === undefined ? {} : { groups: [...new Set(c.groups)].sort() }),
     iss: c.iss,
     iat: c.iat,
     nbf: c.nbf,
@@ -204,6 +215,8 @@ export type IssueProvisioningOptions =
     ttlMs: number;
     /** `single_use`: the hub accepts it once. */
     singleUse: boolean;
+    /** `groups`: the groups enrolled nodes join; default none. */
+    groups?: string[];
     /** The time of issue (`iat` and `nbf`). */
     now: Date;
     /** `iss`; default "scout". */
@@ -244,6 +257,7 @@ export async function issueProvisioningToken(opts: IssueProvisioningOptions): Pr
     ca: btoa(String.fromCharCode(...pemToDer(opts.caCertPem, "CERTIFICATE"))),
     identity: opts.identityPattern,
     single_use: opts.singleUse,
+    ...(opts.groups?.length ? { groups: opts.groups } : {}),
     iss: opts.issuer ?? "scout",
     iat,
     nbf: iat,
@@ -255,7 +269,7 @@ export async function issueProvisioningToken(opts: IssueProvisioningOptions): Pr
   } catch (e) {
     const reason = e instanceof ScoutError ? String(e.context["reason"]) : String(e);
     throw new ScoutError("USAGE", `cannot issue provisioning token: ${reason}`, {
-      hint: "check --url/--srv-domain, --identity and --expires",
+      hint: "check --url/--srv-domain, --identity, --group and --expires",
     });
   }
   const key = await importCaKey(opts.caKeyPem);
