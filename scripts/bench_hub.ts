@@ -48,7 +48,6 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { nagiosStateEvent, scoutExtensions, scoutSubject } from "../src/events.ts";
 import { EVENTS_STREAM, EVENTS_SUBJECTS, HUB_CONSUMER, startHub } from "../src/hub/mod.ts";
-import type { HubHandle } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
 import { DEFAULT_DUPLICATE_WINDOW_MS } from "../src/hub/mod.ts";

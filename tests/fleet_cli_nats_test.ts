@@ -6,7 +6,7 @@
  * web-1 answers everything; web-2 lists checks but refuses actions; db-1 answers too late.
  * @module
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import type { CliIo } from "../src/cli/mod.ts";
 import { realFleetDeps, runFleet } from "../src/cli/fleet.ts";
 import { makeTestCa } from "../src/provisioning/_testing.ts";
@@ -317,6 +317,39 @@ Deno.test({
           deepEqual(seen.filter((s) => s.action === "trigger").map((s) => s.node), [
             "db-1.example.com",
           ]);
+        },
+      );
+
+      await t.step(
+        "--hub: waits exactly for the hub's fresh nodes (the late one too), a silent one fails",
+        async () => {
+          // The hub's node list (GET /api/v1/nodes), as the hub serves it.
+          let listed = ["web-1.example.com", "web-2.example.com", "db-1.example.com"];
+          const hub = Deno.serve(
+            { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+            () =>
+              Response.json({
+                nodes: [
+                  ...listed.map((identity) => ({ identity, stale: false })),
+                  { identity: "old-1.example.com", stale: true },
+                ],
+              }),
+          );
+          try {
+            const url = `http://127.0.0.1:${hub.addr.port}`;
+            const all = await run("checks", ["--hub", url, "--timeout", "10s"]);
+            equal(all.code, 0, all.io.stderr);
+            ok(all.ms >= SLOW_MS && all.ms < 5_000, `waited for db-1 only: ${all.ms} ms`);
+            match(all.io.stdout, /db-1\.example\.com +ok/);
+            listed = [...listed, "gone-1.example.com"];
+            const missing = await run("checks", ["--hub", url, "--timeout", "2s"]);
+            equal(missing.code, 1, missing.io.stderr);
+            match(missing.io.stderr, /failed gone-1\.example\.com: NO_REPLY/);
+            ok(!/old-1/.test(missing.io.stdout + missing.io.stderr), "stale: not waited for");
+            match(missing.io.stderr, /not waiting for 1 node the hub lists as stale/);
+          } finally {
+            await hub.shutdown();
+          }
         },
       );
     } finally {

@@ -44,11 +44,13 @@ node (scout.api.<identity with "." as "_">.<action>) through the broker and gath
   --annotation K=V    nodes with a check whose latest result carries annotation K=V (repeatable)
   --check NAME        nodes that have this check (repeatable); \`checks\` lists only these checks
   --expect N          stop waiting once N (matching) nodes answered
+  --hub URL           the hub's HTTP address (env SCOUT_HUB): wait for the fresh nodes it lists
+                      (matching --identity), and list each that does not answer as a failure
   --timeout DURATION  how long to wait for replies (default 5s; per round)
   --json              print one JSON array, one {identity, ok, result, error} object per node
 
-Discovery: there is no node registry query yet, so without --expect or a plain --identity the
-command waits the whole --timeout for replies. trigger, maintenance and resume with an identity
+Discovery: with --hub the nodes to wait for come from the hub's fleet view; without --hub,
+--expect or a plain --identity the command waits the whole --timeout for replies. trigger, maintenance and resume with an identity
 glob, --annotation or --check first ask the matching nodes for their checks (a read-only round),
 then send the action only to the nodes that matched, each on its own subject, and wait until all
 of them answered. Exit 0 when every node answered ok, 1 on any failure or missing answer, 2 on

@@ -10,7 +10,15 @@ import { ScoutError } from "../errors.ts";
 import { identityToken } from "../events.ts";
 import { ALL_NODES, globMatch, importCallerPrivateKey, signRequest } from "../rpc/mod.ts";
 import { type Bus, connectBroker } from "../transport/mod.ts";
-import { BROKER_FLAGS, type BrokerFlags, brokerFlags, type CliIo, parseFlags } from "./_common.ts";
+import {
+  BROKER_FLAGS,
+  type BrokerFlags,
+  brokerFlags,
+  type CliIo,
+  fetchHubNodes,
+  type HubNode,
+  parseFlags,
+} from "./_common.ts";
 
 /** The node API actions the fleet commands send. */
 export type FleetAction = "checks" | "trigger" | "maintenance" | "resume";
@@ -48,6 +56,11 @@ export interface FleetArgs {
   checkFilter: string[];
   /** Stop once this many matching nodes answered. */
   expect?: number;
+  /**
+   * The hub's HTTP address (`--hub`, SCOUT_HUB): its fresh nodes matching `identity` are the
+   * ones waited for, and each that does not answer is listed as a failure.
+   */
+  hub?: string;
   /** Deadline of each gathering round, ms. */
   timeoutMs: number;
   /** JSON output. */
@@ -73,6 +86,7 @@ export function parseFleetArgs(action: FleetAction, args: string[], io: CliIo): 
     annotation: { type: "string", multiple: true },
     check: { type: "string", multiple: true },
     expect: { type: "string" },
+    hub: { type: "string" },
     timeout: { type: "string" },
     json: { type: "boolean" },
     "state-dir": { type: "string" },
@@ -121,6 +135,7 @@ export function parseFleetArgs(action: FleetAction, args: string[], io: CliIo): 
     }
     expect = Number(values.expect);
   }
+  const hub = values.hub ?? io.env("SCOUT_HUB");
   const timeoutMs = values.timeout === undefined
     ? DEFAULT_FLEET_TIMEOUT_MS
     : parseDuration(values.timeout);
@@ -135,6 +150,7 @@ export function parseFleetArgs(action: FleetAction, args: string[], io: CliIo): 
     annotations,
     checkFilter: values.check ?? [],
     ...(expect === undefined ? {} : { expect }),
+    ...(hub === undefined ? {} : { hub }),
     timeoutMs,
     json: values.json ?? false,
     tokenPath,
@@ -325,6 +341,8 @@ export interface FleetDeps {
   isTerminal(): boolean;
   /** Aborts on SIGINT/SIGTERM; dispose() removes the listeners. */
   interrupts(): { signal: AbortSignal; dispose(): void };
+  /** The hub's node list (`--hub`). */
+  hubNodes(hub: string): Promise<HubNode[]>;
 }
 
 /** The real broker, files, clock, terminal and signals. */
@@ -346,6 +364,7 @@ export const realFleetDeps: FleetDeps = {
   readFile: (path) => Deno.readTextFile(path),
   now: () => Date.now(),
   isTerminal: () => Deno.stderr.isTerminal(),
+  hubNodes: fetchHubNodes,
   interrupts() {
     const ac = new AbortController();
     const stop = () => ac.abort();
@@ -486,6 +505,25 @@ export async function runFleet(
     return { subject, data: enc.encode(JSON.stringify(req)) };
   };
 
+  // With --hub: the fresh nodes it lists (matching --identity) are waited for, each by name.
+  let known: string[] | null = null;
+  if (args.hub !== undefined && single === undefined) {
+    const listed = (await deps.hubNodes(args.hub)).filter((n) =>
+      identityMatches(args.identity, n.identity)
+    );
+    known = listed.filter((n) => !n.stale).map((n) => n.identity).sort();
+    const stale = listed.length - known.length;
+    if (stale > 0) {
+      io.err(
+        `scout ${action}: not waiting for ${plural(stale, "node")} the hub lists as stale\n`,
+      );
+    }
+  }
+  const missing = (answered: Map<string, NodeOutcome>, interrupted: boolean): NodeOutcome[] =>
+    (known ?? []).filter((id) => !answered.has(id)).map((id) =>
+      noReply(id, args.timeoutMs, interrupted)
+    );
+
   const terminal = deps.isTerminal();
   let shown = false;
   let lastShown = 0;
@@ -516,7 +554,7 @@ export async function runFleet(
       await signFor(twoRounds ? "checks" : action, single ?? ALL_NODES),
     ], {
       timeoutMs: args.timeoutMs,
-      want: single !== undefined ? 1 : args.expect,
+      want: single !== undefined ? 1 : args.expect ?? (known?.length || undefined),
       targeted: single !== undefined,
       accept: (id) => identityMatches(args.identity, id),
       progress: progress(twoRounds ? "discovery: " : ""),
@@ -537,6 +575,7 @@ export async function runFleet(
       if (single !== undefined && !first.byIdentity.has(single)) {
         outcomes.push(noReply(single, args.timeoutMs, interrupted));
       }
+      outcomes.push(...missing(first.byIdentity, interrupted));
     } else {
       const failed = answered.filter((o) => !o.ok);
       outcomes.push(...failed.map((o) => ({
@@ -548,6 +587,7 @@ export async function runFleet(
       if (single !== undefined && !first.byIdentity.has(single)) {
         outcomes.push(noReply(single, args.timeoutMs, interrupted));
       }
+      outcomes.push(...missing(first.byIdentity, interrupted));
       if (selected.length > 0 && !interrupted) {
         const requests = await Promise.all(selected.map((id) => signFor(action, id)));
         const second = await round(conn, requests, {

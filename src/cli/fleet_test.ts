@@ -61,7 +61,7 @@ const okTrigger = (identity: string, transitioned: string[], failed: unknown[] =
 /** A fake broker: `answer` maps each sent request to the replies the fleet would send. */
 function fakeDeps(
   answer: (req: { subject: string; body: Record<string, unknown> }) => Reply[],
-  opts: { terminal?: boolean } = {},
+  opts: { terminal?: boolean; hub?: { identity: string; stale: boolean }[] } = {},
 ): FleetDeps & { sent: { subject: string; body: Record<string, unknown> }[]; closed: boolean } {
   const deps = {
     sent: [] as { subject: string; body: Record<string, unknown> }[],
@@ -105,6 +105,10 @@ function fakeDeps(
     })(),
     isTerminal: () => opts.terminal ?? false,
     interrupts: () => ({ signal: new AbortController().signal, dispose() {} }),
+    hubNodes: (hub: string) =>
+      opts.hub && hub === "http://hub.test"
+        ? Promise.resolve(opts.hub)
+        : Promise.reject(new ScoutError("USAGE", `no hub at ${hub}`)),
   };
   return deps;
 }
@@ -385,4 +389,50 @@ Deno.test("fleet refuses an unreadable key or a key that is not ed25519 (exit 2)
   const io = capture();
   equal(await cli(["checks", ...BASE, "--key", `${dir}/op.jwt`], io), 2);
   match(io.stderr, /no PEM private key/);
+});
+
+Deno.test("fleet with --hub waits for the hub's fresh matching nodes and lists each silent one as failed", async () => {
+  const hub = [
+    { identity: "web-1", stale: false },
+    { identity: "web-2", stale: false },
+    { identity: "web-3", stale: true },
+    { identity: "db-1", stale: false },
+  ];
+  const answering = ["web-1", "db-1"];
+  // `_all` reaches every answering node; a node's own subject only that node.
+  const deps = fakeDeps((req) => {
+    const target = req.subject.split(".")[2];
+    return answering.filter((id) => target === "_all" || target === id).map((id) =>
+      req.subject.endsWith(".checks") ? okChecks(id) : okTrigger(id, ["a"])
+    );
+  }, { hub });
+  const io = capture();
+  const code = await runFleet(
+    "trigger",
+    [...BASE, "--hub", "http://hub.test", "--identity", "web-*", "a"],
+    io,
+    deps,
+  );
+  equal(code, 1, io.stderr);
+  const outcomes = (io.stdout.trim().split("\n").slice(1)).join("\n");
+  match(outcomes, /web-1/);
+  match(io.stderr, /failed web-2: NO_REPLY/);
+  ok(!/web-3: NO_REPLY/.test(io.stderr), "stale nodes are not waited for");
+  match(io.stderr, /not waiting for 1 node the hub lists as stale/);
+  // Every listed node answers: exit 0, and nothing is listed as missing.
+  answering.push("web-2");
+  const io2 = capture({ SCOUT_HUB: "http://hub.test" });
+  equal(await runFleet("trigger", [...BASE, "--identity", "web-*", "a"], io2, deps), 0, io2.stderr);
+  match(io2.stderr, /2 nodes: 2 ok, 0 failed/);
+  // Without --hub the silent node is not known, so nothing is missing.
+  answering.splice(answering.indexOf("web-2"), 1);
+  const io3 = capture();
+  equal(await runFleet("trigger", [...BASE, "--identity", "web-*", "a"], io3, deps), 0, io3.stderr);
+  // A hub that cannot be asked is a usage error before anything is sent.
+  const sentBefore = deps.sent.length;
+  await rejects(
+    runFleet("trigger", [...BASE, "--hub", "http://nowhere.test", "a"], capture(), deps),
+    /no hub at/,
+  );
+  equal(deps.sent.length, sentBefore);
 });

@@ -16,7 +16,14 @@ import {
   signBundle,
 } from "../push/mod.ts";
 import { connectBroker, type Kv } from "../transport/mod.ts";
-import { BROKER_FLAGS, brokerFlags, type CliIo, type Command, parseFlags } from "./_common.ts";
+import {
+  BROKER_FLAGS,
+  brokerFlags,
+  type CliIo,
+  type Command,
+  fetchHubNodes,
+  parseFlags,
+} from "./_common.ts";
 
 const HELP = `scout push FILE --to SELECTOR     sign FILE's checks and push them
 scout push --list                  list the pushed bundles (key, seq, author, issued)
@@ -51,15 +58,6 @@ export async function selectorKeys(
   const ids = (await fetchNodes(hub)).filter((id) => globMatch(selector, id)).sort();
   if (ids.length === 0) throw usage(`no node of the hub matches ${selector}`);
   return ids.map(nodeKey);
-}
-
-async function hubNodes(hub: string): Promise<string[]> {
-  const res = await fetch(`${hub.replace(/\/$/, "")}/api/v1/nodes`);
-  if (!res.ok) throw usage(`the hub answered ${res.status} for /api/v1/nodes`);
-  const body = await res.json() as { nodes?: { identity?: unknown }[] };
-  return (body.nodes ?? []).map((n) => n.identity).filter((i): i is string =>
-    typeof i === "string"
-  );
 }
 
 async function readFile(flag: string, path: string): Promise<string> {
@@ -131,7 +129,11 @@ export const pushCommand: Command = {
     let sign: ((key: string, seq: number, checks: string | null) => Promise<Bundle>) | null = null;
     if (writing) {
       if (values.to === undefined) throw usage("--to SELECTOR is required");
-      keys = await selectorKeys(values.to, values.hub ?? io.env("SCOUT_HUB"), hubNodes);
+      keys = await selectorKeys(
+        values.to,
+        values.hub ?? io.env("SCOUT_HUB"),
+        async (hub) => (await fetchHubNodes(hub)).map((n) => n.identity),
+      );
       const tokenPath = values.token ?? io.env("SCOUT_OPERATOR_TOKEN");
       const keyPath = values.key ?? io.env("SCOUT_OPERATOR_KEY");
       if (tokenPath === undefined || keyPath === undefined) {
