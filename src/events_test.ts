@@ -200,6 +200,34 @@ Deno.test("event time is RFC3339 at whole-second precision and data.timestamp un
   equal(early.time, T_ISO);
 });
 
+Deno.test("every builder's event, with Scout's extensions, is valid to the cloudevents SDK", () => {
+  const meta: EventMeta = {
+    ...META,
+    extensions: {
+      [SCOUT_EXTENSIONS.state]: "MAINTENANCE",
+      [SCOUT_EXTENSIONS.hard]: true,
+      [SCOUT_EXTENSIONS.attempt]: 1,
+      [SCOUT_EXTENSIONS.maintUntil]: 1_900_000_000,
+    },
+  };
+  for (const { name, ev } of everyEvent(meta)) {
+    const { data, ...attrs } = roundTrip(ev) as ScoutEvent;
+    ok(new CloudEvent({ ...attrs, data }, true).validate(), name);
+    equal(new CloudEvent({ ...attrs, data }).time, ev.time, `${name}: the SDK keeps the time`);
+  }
+});
+
+Deno.test("an event without an id or a subject is refused, not invented", () => {
+  throws(
+    () => transitionEvent(REF, { transition: "x", from: "a", to: "b" }, { ...META, eventId: "" }),
+    (e: unknown) => e instanceof ScoutError && /needs an event id/.test(e.message),
+  );
+  throws(
+    () => transitionEvent({ ...REF, identity: "" }, { transition: "x", from: "a", to: "b" }, META),
+    (e: unknown) => e instanceof ScoutError && /needs a subject/.test(e.message),
+  );
+});
+
 Deno.test("event time survives the cloudevents SDK without gaining milliseconds", () => {
   const ev = transitionEvent(REF, { transition: "x", from: "a", to: "b" }, META);
   const json = JSON.stringify(ev);
