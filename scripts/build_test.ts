@@ -502,7 +502,7 @@ async function probeSameGrants(setName: string): Promise<void> {
       probe,
       `const ds = JSON.parse(Deno.args[0]);
        const states = ds.map((d) => [JSON.stringify(d), Deno.permissions.querySync(d).state]);
-       const reads = ["LOG_TOKENS", "LOG_STREAM", "CE_USE_BIG_INT"].map((v) => {
+       const reads = ["LOG_TOKENS", "LOG_STREAM"].map((v) => {
          try { return [v, Deno.env.get(v) ?? "undefined"]; } catch (e) { return [v, e.name]; }
        });
        console.log(JSON.stringify({ states, reads }));`,
