@@ -234,7 +234,7 @@ async function stopChild(c: Deno.ChildProcess, graceMs = 15_000): Promise<Deno.C
 }
 
 /**
- * CPU seconds (user + system) a process and its live descendants (the agent's API process) have
+ * CPU seconds (user + system) a process and its live descendants (plugins still running) have
  * used so far, from /proc; NaN when unknown.
  */
 function cpuSeconds(pid: number): number {
