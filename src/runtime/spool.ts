@@ -39,15 +39,21 @@ export interface Spool {
   /** Returns up to `max` records, oldest first, without removing them. */
   peek(max: number): SpoolRecord[];
   /**
-   * Removes the oldest `count` records of the last peek, persistently; records of that peek
-   * dropped meanwhile (spool full) are not counted twice. Without a peek, counts from the head.
+   * Removes the oldest `count` records of the last peek; records of that peek dropped meanwhile
+   * (spool full) are not counted twice. Without a peek, counts from the head. Persistent at
+   * once, unless `persist: false`: then the cursor file is rewritten only by a later
+   * {@link Spool.persist} (or an ack that removes a segment, or close), so a crash before it
+   * re-delivers those records (the stream drops them as duplicates by id) — one cursor write a
+   * second instead of one per ack spares a device's flash and the agent's thread.
    */
-  ack(count: number): void;
+  ack(count: number, opts?: { persist?: boolean }): void;
+  /** Writes the cursor if an ack with `persist: false` moved it since the last write. */
+  persist(): void;
   /** Un-acked records and their bytes (JSON lines). */
   size(): { records: number; bytes: number };
   /** Records dropped because the spool was full, over the spool's whole life (persisted). */
   dropped(): number;
-  /** Closes the spool's files; later calls throw. */
+  /** Persists the cursor and closes the spool's files; later calls throw. */
   close(): void;
 }
 
@@ -198,6 +204,8 @@ export function openSpool(options: SpoolOptions): Spool {
   let headOrd = 0, peekOrd = 0;
   /** End offsets of the records returned by the last peek, valid while peekOrd === headOrd. */
   let peekEnds: { seq: number; end: number }[] = [];
+  /** True when an ack with `persist: false` moved the head past the cursor on disk. */
+  let cursorDirty = false;
   writeCursor();
 
   function openForAppend(seq: number): Deno.FsFile {
@@ -210,6 +218,7 @@ export function openSpool(options: SpoolOptions): Spool {
   }
 
   function writeCursor(): void {
+    cursorDirty = false;
     const head = segments[0]!;
     const text = JSON.stringify({ segment: head.seq, offset: headOff, dropped });
     const tmp = path(`.${CURSOR}.tmp`);
@@ -352,7 +361,7 @@ export function openSpool(options: SpoolOptions): Spool {
       });
       return out;
     },
-    ack(count) {
+    ack(count, opts) {
       ensureOpen();
       const n = Math.min(peekOrd + count - headOrd, countRecords());
       if (!(n > 0)) {
@@ -384,8 +393,17 @@ export function openSpool(options: SpoolOptions): Spool {
         gone.push(segments.shift()!.seq);
         headOff = 0;
       }
+      // A removed segment must never be named by the cursor on disk: write it first.
+      if (opts?.persist === false && gone.length === 0) {
+        cursorDirty = true;
+        return;
+      }
       writeCursor();
       for (const seq of gone) Deno.removeSync(path(segName(seq)));
+    },
+    persist() {
+      ensureOpen();
+      if (cursorDirty) writeCursor();
     },
     size() {
       ensureOpen();
@@ -402,6 +420,7 @@ export function openSpool(options: SpoolOptions): Spool {
     },
     close() {
       if (closed) return;
+      if (cursorDirty) writeCursor();
       closed = true;
       active.close();
     },

@@ -70,6 +70,49 @@ Deno.test("spool reopened after close keeps un-acked records and the dropped cou
   await Deno.remove(base, { recursive: true });
 });
 
+Deno.test("an ack without persist is re-delivered after a crash until persist() or close writes it", async () => {
+  const base = await tempDir();
+  const dir = `${base}/spool`;
+  const spool = openSpool({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16 });
+  for (let i = 0; i < 10; i++) spool.append(rec(i));
+  const before = Deno.readTextFileSync(`${dir}/cursor.json`);
+  spool.peek(4);
+  spool.ack(4, { persist: false });
+  deepEqual(ids(spool.peek(100)), range(4, 10), "gone from the spool at once");
+  equal(Deno.readTextFileSync(`${dir}/cursor.json`), before, "the cursor file is untouched");
+  // A crash now (a second open sees only the files): the 4 records come back, in order.
+  const crashed = openSpool({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16 });
+  deepEqual(ids(crashed.peek(100)), range(0, 10));
+  crashed.close();
+  spool.persist();
+  const reopened = openSpool({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16 });
+  deepEqual(ids(reopened.peek(100)), range(4, 10), "persist() made the ack stick");
+  reopened.close();
+  spool.peek(2);
+  spool.ack(2, { persist: false });
+  spool.close();
+  const closed = openSpool({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16 });
+  deepEqual(ids(closed.peek(100)), range(6, 10), "close() persists too");
+  closed.close();
+  await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("an ack without persist that empties a segment writes the cursor anyway", async () => {
+  const base = await tempDir();
+  const dir = `${base}/spool`;
+  const spool = openSpool({ dir, maxBytes: 1 << 20, segmentBytes: 200 });
+  for (let i = 0; i < 20; i++) spool.append(rec(i));
+  ok(segmentFiles(dir).length > 2);
+  spool.peek(15);
+  spool.ack(15, { persist: false });
+  // Segments were removed, so the cursor on disk had to move past them: a crash keeps the ack.
+  const crashed = openSpool({ dir, maxBytes: 1 << 20, segmentBytes: 200 });
+  deepEqual(ids(crashed.peek(100)), range(15, 20));
+  crashed.close();
+  spool.close();
+  await Deno.remove(base, { recursive: true });
+});
+
 Deno.test("spool ignores a torn last line on reopen", async () => {
   const base = await tempDir();
   const dir = `${base}/spool`;
