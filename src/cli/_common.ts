@@ -127,39 +127,3 @@ export async function brokerFlags(
     ...(creds === undefined ? {} : { creds }),
   };
 }
-
-/** A node as the hub's `GET /api/v1/nodes` lists it (the fields the CLI uses). */
-export interface HubNode {
-  /** The node's identity. */
-  identity: string;
-  /** True when the hub has not heard from it for longer than its stale time. */
-  stale: boolean;
-}
-
-/**
- * The hub's node list (`--hub URL`, `GET /api/v1/nodes`); throws USAGE when the hub cannot be
- * asked or answers with an error.
- */
-export async function fetchHubNodes(hub: string): Promise<HubNode[]> {
-  const url = `${hub.replace(/\/$/, "")}/api/v1/nodes`;
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw new ScoutError("USAGE", `cannot ask the hub for its nodes: ${(e as Error).message}`, {
-      hint: "check --hub (the hub's HTTP address, e.g. http://hub.example:8080)",
-      context: { url },
-    });
-  }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new ScoutError("USAGE", `the hub answered ${res.status} for /api/v1/nodes`, {
-      hint: "check --hub (the hub's HTTP address)",
-      context: { url },
-    });
-  }
-  const body = await res.json() as { nodes?: { identity?: unknown; stale?: unknown }[] };
-  return (body.nodes ?? []).flatMap((n) =>
-    typeof n.identity === "string" ? [{ identity: n.identity, stale: n.stale === true }] : []
-  );
-}

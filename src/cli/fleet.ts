@@ -10,15 +10,8 @@ import { ScoutError } from "../errors.ts";
 import { identityToken } from "../events.ts";
 import { ALL_NODES, globMatch, importCallerPrivateKey, signRequest } from "../rpc/mod.ts";
 import { type Bus, connectBroker } from "../transport/mod.ts";
-import {
-  BROKER_FLAGS,
-  type BrokerFlags,
-  brokerFlags,
-  type CliIo,
-  fetchHubNodes,
-  type HubNode,
-  parseFlags,
-} from "./_common.ts";
+import { BROKER_FLAGS, type BrokerFlags, brokerFlags, type CliIo, parseFlags } from "./_common.ts";
+import { brokerOptions, fetchHubNodes, type HubNode } from "./_remote.ts";
 
 /** The node API actions the fleet commands send. */
 export type FleetAction = "checks" | "trigger" | "maintenance" | "resume";
@@ -349,14 +342,7 @@ export interface FleetDeps {
 export const realFleetDeps: FleetDeps = {
   async connect(b) {
     const broker = await connectBroker({
-      urls: b.urls,
-      tls: {
-        ca: b.ca,
-        ...(b.cert === undefined ? {} : { cert: b.cert }),
-        ...(b.key === undefined ? {} : { key: b.key }),
-      },
-      ...(b.creds === undefined ? {} : { creds: b.creds }),
-      name: "scout-fleet",
+      ...brokerOptions(b, "scout-fleet"),
       connectTimeoutMs: 5_000,
     });
     return { gather: (r, o) => broker.bus.gather(r, o), close: () => broker.close() };

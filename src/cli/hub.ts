@@ -28,6 +28,7 @@ import {
   flagOrEnv,
   parseFlags,
 } from "./_common.ts";
+import { brokerOptions } from "./_remote.ts";
 
 const HELP = `scout hub: run the hub's central services (provisioner, fleet view, event archive)
 
@@ -285,16 +286,7 @@ export async function runHub(args: string[], io: CliIo, opts: RunHubOptions): Pr
     });
     enrolAddr = null;
   }
-  const brokerOptions: BrokerOptions = {
-    urls: broker.urls,
-    tls: {
-      ca: broker.ca,
-      ...(broker.cert === undefined ? {} : { cert: broker.cert }),
-      ...(broker.key === undefined ? {} : { key: broker.key }),
-    },
-    ...(broker.creds === undefined ? {} : { creds: broker.creds }),
-    name: "scout-hub",
-  };
+  const hubBroker: BrokerOptions = brokerOptions(broker, "scout-hub");
   // Enrolment first: it writes the fleet file, which a broker started from it needs before
   // it lets the hub in (no chicken-and-egg on a fresh install).
   let enrolment: EnrolmentHandle | null = null;
@@ -323,7 +315,7 @@ export async function runHub(args: string[], io: CliIo, opts: RunHubOptions): Pr
       });
     }
     hub = await startHub({
-      broker: brokerOptions,
+      broker: hubBroker,
       listen,
       streamMaxAgeMs: retentionMs,
       staleAfterMs,
@@ -334,7 +326,7 @@ export async function runHub(args: string[], io: CliIo, opts: RunHubOptions): Pr
     });
     if (rules !== null) {
       gwBroker = await connectBroker({
-        ...brokerOptions,
+        ...hubBroker,
         name: "scout-hub-gateway",
         onEvent: (e) => {
           if (e.kind === "error") logger.warn("gateway broker", { detail: e.detail });

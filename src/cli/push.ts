@@ -16,14 +16,8 @@ import {
   signBundle,
 } from "../push/mod.ts";
 import { connectBroker, type Kv } from "../transport/mod.ts";
-import {
-  BROKER_FLAGS,
-  brokerFlags,
-  type CliIo,
-  type Command,
-  fetchHubNodes,
-  parseFlags,
-} from "./_common.ts";
+import { BROKER_FLAGS, brokerFlags, type CliIo, type Command, parseFlags } from "./_common.ts";
+import { brokerOptions, fetchHubNodes } from "./_remote.ts";
 
 const HELP = `scout push FILE --to SELECTOR     sign FILE's checks and push them
 scout push --list                  list the pushed bundles (key, seq, author, issued)
@@ -154,14 +148,7 @@ export const pushCommand: Command = {
         });
     }
     const conn = await connectBroker({
-      urls: broker.urls,
-      tls: {
-        ca: broker.ca,
-        ...(broker.cert === undefined ? {} : { cert: broker.cert }),
-        ...(broker.key === undefined ? {} : { key: broker.key }),
-      },
-      ...(broker.creds === undefined ? {} : { creds: broker.creds }),
-      name: "scout-push",
+      ...brokerOptions(broker, "scout-push"),
       connectTimeoutMs: 5_000,
     });
     try {

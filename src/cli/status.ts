@@ -1,5 +1,6 @@
 import { formatError, ScoutError } from "../errors.ts";
 import { type CliIo, type Command, flagOrEnv, parseFlags } from "./_common.ts";
+import type { CheckRow as HubCheckRow, NodeRow } from "../hub/mod.ts";
 
 const HELP = `scout status: the fleet's status from the hub, or one node's checks
 
@@ -15,39 +16,14 @@ Flags:
 Exit codes: 0 success, 1 unknown node or an error from the hub, 2 bad usage or the hub
 unreachable.`;
 
-/** A node row of GET /api/v1/nodes. */
-export interface NodeRow {
-  /** Identity. */
-  identity: string;
-  /** When the broker stored its latest event, ms since the epoch. */
-  lastSeenMs: number;
-  /** Silent for longer than the hub's stale limit. */
-  stale: boolean;
-  /** Latest lifecycle kind. */
-  lifecycle: string | null;
-  /** Number of checks. */
-  checks: number;
-  /** Checks counted by status. */
-  statuses: Record<string, number>;
-}
+/** A node row of GET /api/v1/nodes: the hub's own type. */
+export type { NodeRow };
 
-/** A check row of GET /api/v1/checks. */
-export interface CheckRow {
-  /** Node identity. */
-  node: string;
-  /** Check name. */
-  check: string;
-  /** Whether the node is stale. */
-  stale: boolean;
-  /** Latest status, null before the first result. */
-  status: string | null;
-  /** Output of the latest result. */
-  output: string;
-  /** When the latest result was taken, ms since the epoch. */
-  lastResultMs: number | null;
-  /** Machine state after the latest transition. */
-  state: string | null;
-}
+/** The fields of a GET /api/v1/checks row the node table shows (the hub's row has more). */
+export type CheckRow = Pick<
+  HubCheckRow,
+  "node" | "check" | "stale" | "status" | "output" | "lastResultMs" | "state"
+>;
 
 /** "12s ago", "3m ago", "2h ago", "4d ago", or "never". */
 export function ago(ms: number | null, nowMs: number): string {

@@ -2,6 +2,7 @@ import { ScoutError } from "../errors.ts";
 import { parseEvent, type ScoutEvent, scoutSubject } from "../events.ts";
 import { connectBroker } from "../transport/mod.ts";
 import { BROKER_FLAGS, brokerFlags, type CliIo, type Command, parseFlags } from "./_common.ts";
+import { brokerOptions } from "./_remote.ts";
 
 const HELP = `scout watch: live stream of the fleet's check transitions and results
 
@@ -202,14 +203,7 @@ export function makeWatchCommand(opts: WatchOptions = {}): Command {
       let invalid = 0;
       try {
         const conn = await connectBroker({
-          urls: broker.urls,
-          tls: {
-            ca: broker.ca,
-            ...(broker.cert === undefined ? {} : { cert: broker.cert }),
-            ...(broker.key === undefined ? {} : { key: broker.key }),
-          },
-          ...(broker.creds === undefined ? {} : { creds: broker.creds }),
-          name: "scout-watch",
+          ...brokerOptions(broker, "scout-watch"),
           onEvent: (e) => {
             if (e.kind !== "connected") io.err(`scout watch: broker ${e.kind}: ${e.detail}\n`);
           },
