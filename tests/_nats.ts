@@ -191,6 +191,23 @@ export interface NatsServer {
   pid(): number | null;
 }
 
+/** The command-line broker flags (`--broker`, `--tls-ca`, `--tls-cert`, `--tls-key`) of the test PKI's client. */
+export function brokerArgs(
+  url: string,
+  pki: { caFile: string; client: { certFile: string; keyFile: string } },
+): string[] {
+  return [
+    "--broker",
+    url,
+    "--tls-ca",
+    pki.caFile,
+    "--tls-cert",
+    pki.client.certFile,
+    "--tls-key",
+    pki.client.keyFile,
+  ];
+}
+
 /** Returns a loopback TCP port that was free a moment ago. */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

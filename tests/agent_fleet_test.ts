@@ -6,7 +6,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { connectBroker } from "../src/transport/mod.ts";
-import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { brokerArgs, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -41,14 +41,7 @@ function spawnAgent(
       `${dir}/events.jsonl`,
       "--no-splay",
       "--quiet",
-      "--broker",
-      url,
-      "--tls-ca",
-      pki.caFile,
-      "--tls-cert",
-      pki.client.certFile,
-      "--tls-key",
-      pki.client.keyFile,
+      ...brokerArgs(url, pki),
       ...extra,
     ],
     cwd: ROOT,

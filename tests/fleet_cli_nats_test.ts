@@ -17,7 +17,7 @@ import {
   ReplayCache,
 } from "../src/rpc/mod.ts";
 import { connectBroker } from "../src/transport/mod.ts";
-import { SKIP_NATS, startTestBroker } from "./_nats.ts";
+import { brokerArgs, SKIP_NATS, startTestBroker } from "./_nats.ts";
 
 const SLOW_MS = 1_200;
 const TIMEOUT = "600ms";
@@ -133,14 +133,7 @@ Deno.test({
 
     const base = [
       "--fleet",
-      "--broker",
-      server.url,
-      "--tls-ca",
-      pki.caFile,
-      "--tls-cert",
-      pki.client.certFile,
-      "--tls-key",
-      pki.client.keyFile,
+      ...brokerArgs(server.url, pki),
       "--token",
       `${dir}/op.jwt`,
       "--key",

@@ -22,7 +22,7 @@ import {
   readProvisioningToken,
 } from "../src/provisioning/mod.ts";
 import { createPinnedHttps } from "../src/runtime/mod.ts";
-import { SKIP_NATS, startTestBroker } from "./_nats.ts";
+import { brokerArgs, SKIP_NATS, startTestBroker } from "./_nats.ts";
 
 function io(): CliIo & { text: string[] } {
   const text: string[] = [];
@@ -77,14 +77,7 @@ Deno.test({
     const out = io();
     const running = runHub(
       [
-        "--broker",
-        server.url,
-        "--tls-ca",
-        pki.caFile,
-        "--tls-cert",
-        pki.client.certFile,
-        "--tls-key",
-        pki.client.keyFile,
+        ...brokerArgs(server.url, pki),
         "--listen",
         "127.0.0.1:0",
         "--enrol-listen",

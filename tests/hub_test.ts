@@ -28,6 +28,7 @@ import {
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
 import {
+  brokerArgs,
   freePort,
   makePki,
   type Pki,
@@ -357,14 +358,7 @@ Deno.test({
         "-P=hub",
         "main.ts",
         "hub",
-        "--broker",
-        server.url,
-        "--tls-ca",
-        pki.caFile,
-        "--tls-cert",
-        pki.client.certFile,
-        "--tls-key",
-        pki.client.keyFile,
+        ...brokerArgs(server.url, pki),
         "--listen",
         `127.0.0.1:${port}`,
         "--state-dir",

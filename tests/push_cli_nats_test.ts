@@ -15,7 +15,7 @@ import { makeTestCa } from "../src/provisioning/_testing.ts";
 import { nodeKey } from "../src/push/mod.ts";
 import { generateCallerKeyPair, issueOperatorToken } from "../src/rpc/mod.ts";
 import type { Logger } from "../src/runtime/mod.ts";
-import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { brokerArgs, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const beat = (...names: string[]) =>
@@ -78,14 +78,7 @@ Deno.test({
       const pusher = await tokenFile("pusher", ["push"]);
       const reader = await tokenFile("reader", ["checks"]);
       const broker = [
-        "--broker",
-        server.url,
-        "--tls-ca",
-        pki.caFile,
-        "--tls-cert",
-        pki.client.certFile,
-        "--tls-key",
-        pki.client.keyFile,
+        ...brokerArgs(server.url, pki),
       ];
       const push = async (args: string[], token = pusher) => {
         const io = capture();

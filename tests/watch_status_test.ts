@@ -18,7 +18,7 @@ import {
 import { type HubHandle, startHub } from "../src/hub/mod.ts";
 import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
-import { freePort, type Pki, SKIP_NATS, startTestBroker } from "./_nats.ts";
+import { brokerArgs, freePort, SKIP_NATS, startTestBroker } from "./_nats.ts";
 import { testNagios, testRef } from "./_events.ts";
 
 const ref = testRef;
@@ -51,19 +51,6 @@ function capture(env: Record<string, string> = {}): CliIo & { stdout: string; st
     env: (n: string) => env[n],
   };
   return io;
-}
-
-function brokerArgs(url: string, pki: Pki): string[] {
-  return [
-    "--broker",
-    url,
-    "--tls-ca",
-    pki.caFile,
-    "--tls-cert",
-    pki.client.certFile,
-    "--tls-key",
-    pki.client.keyFile,
-  ];
 }
 
 /**
