@@ -7,7 +7,6 @@
  * @module
  */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import type { CliIo } from "../src/cli/mod.ts";
 import { realFleetDeps, runFleet } from "../src/cli/fleet.ts";
 import { makeTestCa } from "../src/provisioning/_testing.ts";
 import {
@@ -18,20 +17,10 @@ import {
 } from "../src/rpc/mod.ts";
 import { connectBroker } from "../src/transport/mod.ts";
 import { brokerArgs, SKIP_NATS, startTestBroker } from "./_nats.ts";
+import { captureIo } from "./fakes/io.ts";
 
 const SLOW_MS = 1_200;
 const TIMEOUT = "600ms";
-
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: (_: string) => undefined,
-  };
-  return io;
-}
 
 interface Seen {
   node: string;
@@ -143,7 +132,7 @@ Deno.test({
     const run = async (action: "checks" | "trigger", extra: string[]) => {
       await new Promise((res) => setTimeout(res, 100)); // requests of the last run settle
       seen.length = 0;
-      const io = capture();
+      const io = captureIo();
       const started = Date.now();
       const code = await runFleet(action, [...base, ...extra], io, deps);
       return { code, io, ms: Date.now() - started };

@@ -9,8 +9,8 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { createGossCommand, gossCommand } from "../src/cli/goss.ts";
-import type { CliIo } from "../src/cli/_common.ts";
 import { fakeResourceTypes } from "./fixtures/goss/fake_host.ts";
+import { captureIo } from "./fakes/io.ts";
 
 const SHARED = new URL("../../shared/goss-gossfiles/", import.meta.url).pathname;
 
@@ -25,21 +25,6 @@ function sharedFiles(): string[] | null {
 const FILES = sharedFiles();
 const MISSING = FILES === null;
 const SKIP_NOTE = MISSING ? ` (skipped: ${SHARED} not found)` : "";
-
-/** Captures a command's output; env comes from the map. */
-function captureIo(
-  env: Record<string, string> = {},
-): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    env: (n) => env[n],
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 /** What goss's matcher test strips before comparing: durations and trailing spaces. */
 function sanitize(s: string): string {
@@ -82,9 +67,9 @@ for (const golden of MISSING ? ["testdata__out_matching_basic.0.tap"] : GOLDEN) 
         io,
       );
       const want = await Deno.readTextFile(`${SHARED}${golden}`);
-      equal(sanitize(io.stdout()), sanitize(want));
+      equal(sanitize(io.stdout), sanitize(want));
       equal(exit, Number(code));
-      equal(io.stderr(), "");
+      equal(io.stderr, "");
     },
   });
 }
@@ -110,7 +95,7 @@ Deno.test({
       );
       equal(exit, code, format);
       if (format === "json") {
-        const doc = JSON.parse(io.stdout());
+        const doc = JSON.parse(io.stdout);
         deepEqual(
           [doc.summary["test-count"], doc.summary["failed-count"], doc.summary["skipped-count"]],
           [27, 27, 0],
@@ -162,7 +147,7 @@ Deno.test({
         "-o",
         "sort",
       ], io);
-      const out = io.stdout();
+      const out = io.stdout;
       ok(out.includes("Count: 127, Failed: 0, Skipped: 5"), out);
       equal(exit, 0);
       // Templates rendered: toLower over mkSlice, the package from .Vars per .Env.OS, Sprig upper|repeat.
@@ -204,7 +189,7 @@ Deno.test({
         `${dir}/integration-tests/goss/bullseye/goss.yaml`,
       ], io);
       equal(exit, 0);
-      const out = io.stdout();
+      const out = io.stdout;
       ok(out.includes("content: HELLO!HELLO!HELLO!HELLO!HELLO!"), "sping_basic: upper | repeat 5");
       ok(
         /vars_inline_overwrite:\n\s+content: bar/.test(out),

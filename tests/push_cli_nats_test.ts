@@ -8,7 +8,6 @@
 import { fleetAgentConfig } from "./_fleet_agent.ts";
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
-import type { CliIo } from "../src/cli/mod.ts";
 import { pushCommand } from "../src/cli/push.ts";
 import type { ScoutEvent } from "../src/events.ts";
 import { makeTestCa } from "../src/provisioning/_testing.ts";
@@ -16,22 +15,12 @@ import { nodeKey } from "../src/push/mod.ts";
 import { generateCallerKeyPair, issueOperatorToken } from "../src/rpc/mod.ts";
 import type { Logger } from "../src/runtime/mod.ts";
 import { brokerArgs, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { captureIo } from "./fakes/io.ts";
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const beat = (...names: string[]) =>
   "checks:\n" +
   names.map((n) => `  - name: ${n}\n    builtin: heartbeat\n    interval: 1h\n`).join("");
-
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: (_: string): string | undefined => undefined,
-  };
-  return io;
-}
 
 async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -81,7 +70,7 @@ Deno.test({
         ...brokerArgs(server.url, pki),
       ];
       const push = async (args: string[], token = pusher) => {
-        const io = capture();
+        const io = captureIo();
         const code = await pushCommand.run(
           [...args, ...broker, "--token", token, "--key", `${dir}/op.key`],
           io,
@@ -120,7 +109,7 @@ Deno.test({
 
       // ---- --list and --show need no token.
       const read = async (args: string[]) => {
-        const io = capture();
+        const io = captureIo();
         const code = await pushCommand.run([...args, ...broker], io);
         return { code, out: io.stdout, err: io.stderr };
       };

@@ -5,7 +5,7 @@
  * JSON; an unknown node exits 1 and an unreachable hub exits 2 with a hint.
  */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { cli, type CliIo } from "../src/cli/mod.ts";
+import { cli } from "../src/cli/mod.ts";
 import { statusCommand } from "../src/cli/status.ts";
 import { makeWatchCommand } from "../src/cli/watch.ts";
 import {
@@ -20,6 +20,7 @@ import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, connectBroker } from "../src/transport/mod.ts";
 import { brokerArgs, freePort, SKIP_NATS, startTestBroker } from "./_nats.ts";
 import { testNagios, testRef } from "./_events.ts";
+import { captureIo } from "./fakes/io.ts";
 
 const ref = testRef;
 
@@ -42,17 +43,6 @@ async function send(b: Broker, ev: ScoutEvent): Promise<void> {
   await b.stream.publish(scoutSubject(ev.subject, ev), data, { msgId: ev.id });
 }
 
-function capture(env: Record<string, string> = {}): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: (n: string) => env[n],
-  };
-  return io;
-}
-
 /**
  * Runs `scout watch` in-process until it printed `lines` lines, publishing `events` once its
  * subscription is in place; returns the exit code and what it printed.
@@ -64,7 +54,7 @@ async function watch(
 ): Promise<{ code: number; stdout: string[]; stderr: string }> {
   const stop = new AbortController();
   const ready = Promise.withResolvers<void>();
-  const io = capture();
+  const io = captureIo();
   const out: string[] = [];
   io.out = (t) => {
     out.push(...t.split("\n").filter((l) => l !== ""));
@@ -170,10 +160,10 @@ Deno.test({
       });
 
       await t.step("watch refuses a bad status and a broker without TLS", async () => {
-        const io = capture();
+        const io = captureIo();
         equal(await cli(["watch", ...b, "--status", "FINE"], io), 2);
         match(io.stderr, /unknown status "FINE"/);
-        const io2 = capture();
+        const io2 = captureIo();
         equal(await cli(["watch", "--broker", server.url], io2), 2);
         match(io2.stderr, /needs TLS/);
       });
@@ -235,13 +225,13 @@ Deno.test({
       });
 
       await t.step("status prints the fleet table and --json", async () => {
-        const io = capture({ SCOUT_HUB: h.url });
+        const io = captureIo({ SCOUT_HUB: h.url });
         equal(await cli(["status"], io), 0, io.stderr);
         const lines = io.stdout.trimEnd().split("\n");
         match(lines[0]!, /^NODE\s+CHECKS\s+OK\s+WARNING\s+CRITICAL\s+UNKNOWN\s+LAST SEEN\s+STALE$/);
         match(lines[1]!, /^db1\.example\s+1\s+0\s+0\s+1\s+0\s+\d+s ago\s+no$/);
         match(lines[2]!, /^web1\.example\s+2\s+2\s+0\s+0\s+0\s+\d+s ago\s+no$/);
-        const jio = capture();
+        const jio = captureIo();
         equal(await statusCommand.run(["--hub", h.url, "--json"], jio), 0);
         const nodes = JSON.parse(jio.stdout) as { identity: string; checks: number }[];
         deepEqual(nodes.map((n) => [n.identity, n.checks]), [["db1.example", 1], [
@@ -251,20 +241,20 @@ Deno.test({
       });
 
       await t.step("status NODE prints its checks and --json", async () => {
-        const io = capture();
+        const io = captureIo();
         equal(await cli(["status", "web1.example", "--hub", h.url], io), 0, io.stderr);
         const lines = io.stdout.trimEnd().split("\n");
         match(lines[0]!, /^NAME\s+STATE\s+STATUS\s+LAST RESULT\s+OUTPUT$/);
         match(lines[1]!, /^disk\s+WARNING\s+OK\s+\d+s ago\s+disk is OK$/);
         match(lines[2]!, /^load\s+-\s+OK\s+\d+s ago\s+load is OK$/);
-        const jio = capture();
+        const jio = captureIo();
         equal(await cli(["status", "db1.example", "--hub", h.url, "--json"], jio), 0);
         const checks = JSON.parse(jio.stdout) as { check: string; status: string }[];
         deepEqual(checks.map((c) => [c.check, c.status]), [["disk", "CRITICAL"]]);
       });
 
       await t.step("status of an unknown node exits 1", async () => {
-        const io = capture();
+        const io = captureIo();
         equal(await cli(["status", "nope.example", "--hub", h.url], io), 1);
         match(io.stderr, /no node "nope\.example"/);
         match(io.stderr, /hint:/);
@@ -279,18 +269,18 @@ Deno.test({
 });
 
 Deno.test("scout status: an unreachable hub exits 2 with a hint", async () => {
-  const io = capture({ SCOUT_HUB: `http://127.0.0.1:${freePort()}` });
+  const io = captureIo({ SCOUT_HUB: `http://127.0.0.1:${freePort()}` });
   equal(await cli(["status"], io), 2);
   match(io.stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:\d+/);
   match(io.stderr, /hint: start the hub/);
-  const bad = capture();
+  const bad = captureIo();
   equal(await cli(["status", "--hub", "ftp://x"], bad), 2);
   ok(bad.stderr.includes("not an http(s) URL"));
 });
 
 Deno.test("scout watch and status answer --help", async () => {
   for (const c of ["watch", "status"]) {
-    const io = capture();
+    const io = captureIo();
     equal(await cli([c, "--help"], io), 0);
     ok(io.stdout.includes(`scout ${c}`), c);
   }

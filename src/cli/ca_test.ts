@@ -1,24 +1,14 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { formatError } from "../errors.ts";
 import { certInfo, fingerprintSha256, generateKeyAndCsr, verifyIssuedBy } from "../pki/mod.ts";
-import { type CliIo, exitCodeFor } from "./_common.ts";
+import { exitCodeFor } from "./_common.ts";
 import { caCommand } from "./ca.ts";
+import { type CapturedIo, captureIo } from "../../tests/fakes/io.ts";
 
-type Io = CliIo & { stdout: string; stderr: string };
-
-function capture(): Io {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: (_: string) => undefined,
-  };
-  return io;
-}
+type Io = CapturedIo;
 
 /** Runs `scout ca ...` as cli() in mod.ts does: a thrown error becomes a message and exit code. */
-async function scoutCa(args: string[], io: Io = capture()): Promise<{ code: number; io: Io }> {
+async function scoutCa(args: string[], io: Io = captureIo()): Promise<{ code: number; io: Io }> {
   try {
     return { code: await caCommand.run(args, io), io };
   } catch (e) {

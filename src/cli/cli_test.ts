@@ -1,21 +1,11 @@
 import { equal, match, ok } from "node:assert/strict";
-import { cli, type CliIo } from "./mod.ts";
-
-function capture(env: Record<string, string> = {}): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: (n: string) => env[n],
-  };
-  return io;
-}
+import { cli } from "./mod.ts";
+import { captureIo } from "../../tests/fakes/io.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
 Deno.test("scout validate accepts checks.example and its machines (examples cannot go stale)", async () => {
-  const io = capture();
+  const io = captureIo();
   const code = await cli([
     "validate",
     "--checks",
@@ -36,7 +26,7 @@ Deno.test("scout validate prints FILE:LINE:COL and a hint, and exits 2", async (
     "checks:\n  - name: web\n    plugin: check_http\n    intervall: 5m\n  - name: web\n    builtin: heartbeat\n",
   );
   await Deno.writeTextFile(`${dir}/bad.yaml`, "checks:\n  - name: [\n");
-  const io = capture();
+  const io = captureIo();
   equal(await cli(["validate", "--checks", dir], io), 2);
   match(
     io.stderr,
@@ -55,7 +45,7 @@ Deno.test("scout validate --json reports errors as data", async () => {
     `${dir}/a.yaml`,
     "checks:\n  - name: web\n    plugin: check_http\n    interval: 5 minutes\n",
   );
-  const io = capture();
+  const io = captureIo();
   equal(await cli(["validate", "--checks", dir, "--json"], io), 2);
   const out = JSON.parse(io.stdout);
   equal(out.ok, false);
@@ -65,7 +55,7 @@ Deno.test("scout validate --json reports errors as data", async () => {
 
 Deno.test("scout checks without a running agent exits 2 with a hint", async () => {
   const dir = await Deno.makeTempDir();
-  const io = capture();
+  const io = captureIo();
   equal(await cli(["checks", "--state-dir", dir], io), 2);
   match(io.stderr, /No running agent/);
   match(io.stderr, /hint: /);
@@ -73,14 +63,14 @@ Deno.test("scout checks without a running agent exits 2 with a hint", async () =
 });
 
 Deno.test("scout rejects an unknown command or flag with exit 2", async () => {
-  const io = capture();
+  const io = captureIo();
   equal(await cli(["frobnicate"], io), 2);
   equal(await cli(["checks", "--bogus"], io), 2);
   match(io.stderr, /--bogus/);
 });
 
 Deno.test("scout agent refuses an identity with an underscore", async () => {
-  const io = capture();
+  const io = captureIo();
   equal(
     await cli(
       ["agent", "--standalone", "--identity", "bad_name", "--state-dir", "/nonexistent"],
@@ -93,7 +83,7 @@ Deno.test("scout agent refuses an identity with an underscore", async () => {
 
 Deno.test("every command answers --help with exit 0", async () => {
   for (const c of ["agent", "validate", "checks", "trigger", "maintenance", "resume", "version"]) {
-    const io = capture();
+    const io = captureIo();
     equal(await cli([c, "--help"], io), 0);
     ok(io.stdout.includes(`scout ${c}`), c);
   }

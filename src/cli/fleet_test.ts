@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import { ScoutError } from "../errors.ts";
 import { generateCallerKeyPair } from "../rpc/mod.ts";
-import { cli, type CliIo } from "./mod.ts";
+import { cli } from "./mod.ts";
 import {
   type FleetConnection,
   type FleetDeps,
@@ -11,17 +11,7 @@ import {
   renderTable,
   runFleet,
 } from "./fleet.ts";
-
-function capture(env: Record<string, string> = {}): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: (n: string) => env[n],
-  };
-  return io;
-}
+import { captureIo } from "../../tests/fakes/io.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "scout-fleet-" });
 const keys = await generateCallerKeyPair();
@@ -114,7 +104,7 @@ function fakeDeps(
 }
 
 Deno.test("fleet args: defaults, env twins of --token/--key, filters and positionals", () => {
-  const io = capture({ SCOUT_OPERATOR_TOKEN: "/t.jwt", SCOUT_OPERATOR_KEY: "/k.pem" });
+  const io = captureIo({ SCOUT_OPERATOR_TOKEN: "/t.jwt", SCOUT_OPERATOR_KEY: "/k.pem" });
   const a = parseFleetArgs("trigger", [
     "--fleet",
     "web",
@@ -137,7 +127,7 @@ Deno.test("fleet args: defaults, env twins of --token/--key, filters and positio
   equal(a.json, false);
   equal(a.tokenPath, "/t.jwt");
   equal(a.keyPath, "/k.pem");
-  const b = parseFleetArgs("checks", [...BASE, "--timeout", "250ms", "--json"], capture());
+  const b = parseFleetArgs("checks", [...BASE, "--timeout", "250ms", "--json"], captureIo());
   equal(b.timeoutMs, 250);
   equal(b.json, true);
   equal(b.tokenPath, `${dir}/op.jwt`);
@@ -145,7 +135,7 @@ Deno.test("fleet args: defaults, env twins of --token/--key, filters and positio
 
 Deno.test("fleet args: every mistake is a usage error (exit 2)", async () => {
   const usage = (action: "checks" | "trigger" | "maintenance", extra: string[]) =>
-    throws(() => parseFleetArgs(action, [...BASE, ...extra], capture()), (e: unknown) => {
+    throws(() => parseFleetArgs(action, [...BASE, ...extra], captureIo()), (e: unknown) => {
       ok(e instanceof ScoutError, String(e));
       ok(
         ["USAGE", "CONFIG_DURATION", "IDENTITY_INVALID"].includes(e.code),
@@ -164,22 +154,22 @@ Deno.test("fleet args: every mistake is a usage error (exit 2)", async () => {
   const m = parseFleetArgs(
     "maintenance",
     [...BASE, "--for", "2h", "--reason", "patching"],
-    capture(),
+    captureIo(),
   );
   equal(m.forMs, 7_200_000);
   equal(m.reason, "patching");
   usage("checks", ["web"]);
   usage("trigger", ["--state-dir", "/tmp"]);
   usage("trigger", ["--bogus"]);
-  throws(() => parseFleetArgs("trigger", ["--fleet"], capture()), /--token/);
+  throws(() => parseFleetArgs("trigger", ["--fleet"], captureIo()), /--token/);
   // Through the CLI: exit code 2 and a hint.
-  const io = capture();
+  const io = captureIo();
   equal(await cli(["trigger", "--fleet", "--key", "/k"], io), 2);
   match(io.stderr, /--fleet needs --token FILE\n {2}hint: /);
-  const io2 = capture();
+  const io2 = captureIo();
   equal(await cli(["checks", "--fleet", "--token", "/t", "--key", "/k"], io2), 2);
   match(io2.stderr, /no --broker/);
-  const io3 = capture();
+  const io3 = captureIo();
   equal(await cli(["trigger", "--help"], io3), 0);
   match(io3.stdout, /--fleet .*\n[\s\S]*--expect N/);
 });
@@ -243,7 +233,7 @@ Deno.test("fleet --json: one array, one {identity, ok, result, error} per node",
 
 Deno.test("fleet checks: all nodes ok exits 0; the request is signed for _all", async () => {
   const deps = fakeDeps(() => [okChecks("a.example.com"), okChecks("b.example.com")]);
-  const io = capture();
+  const io = captureIo();
   equal(await runFleet("checks", [...BASE, "--json"], io, deps), 0, io.stderr);
   equal(deps.sent.length, 1);
   equal(deps.sent[0]!.subject, "scout.api._all.checks");
@@ -264,7 +254,7 @@ Deno.test("fleet: a node's error or failed checks exits 1 and is listed", async 
     okTrigger("c.example.com", [], [{ name: "web", reason: "unknown check" }]),
     { garbage: true },
   ]);
-  const io = capture();
+  const io = captureIo();
   equal(await runFleet("trigger", [...BASE, "web"], io, deps), 1);
   deepEqual(deps.sent[0]!.body.args, { checks: ["web"] });
   match(io.stdout, /^IDENTITY +OK +SUMMARY\na\.example\.com +ok +1 transitioned \(web\)\n/);
@@ -275,27 +265,27 @@ Deno.test("fleet: a node's error or failed checks exits 1 and is listed", async 
 });
 
 Deno.test("fleet: no answer at all exits 1", async () => {
-  const io = capture();
+  const io = captureIo();
   equal(await runFleet("checks", [...BASE, "--timeout", "10ms"], io, fakeDeps(() => [])), 1);
   match(io.stderr, /no node answered within 10 ms/);
-  const io2 = capture();
+  const io2 = captureIo();
   equal(await runFleet("checks", [...BASE, "--json"], io2, fakeDeps(() => [])), 1);
   equal(io2.stdout, "[]\n");
 });
 
 Deno.test("fleet --expect: stops at N answers, and fewer than N exits 1", async () => {
   const three = () => ["a", "b", "c"].map((n) => okChecks(`${n}.example.com`));
-  const io = capture();
+  const io = captureIo();
   equal(await runFleet("checks", [...BASE, "--expect", "2", "--json"], io, fakeDeps(three)), 0);
   equal(JSON.parse(io.stdout).length, 2);
-  const io2 = capture();
+  const io2 = captureIo();
   equal(await runFleet("checks", [...BASE, "--expect", "4"], io2, fakeDeps(three)), 1);
   match(io2.stderr, /expected 4 nodes, 3 answered/);
 });
 
 Deno.test("fleet --identity without *: only that node's subject; silence is NO_REPLY", async () => {
   const deps = fakeDeps(() => []);
-  const io = capture();
+  const io = captureIo();
   equal(
     await runFleet("resume", [...BASE, "--identity", "web-1.example.com", "--json"], io, deps),
     1,
@@ -326,7 +316,7 @@ Deno.test("fleet trigger with a glob and filters asks for checks first, then onl
     }
     return [okTrigger(String(req.body.target), ["web"])];
   });
-  const io = capture();
+  const io = captureIo();
   const code = await runFleet(
     "trigger",
     [
@@ -359,7 +349,7 @@ Deno.test("fleet checks --check narrows the listed checks and the nodes", async 
     okChecks("a.example.com", [{ name: "web", state: "OK" }, { name: "disk", state: "OK" }]),
     okChecks("b.example.com", [{ name: "disk", state: "OK" }]),
   ]);
-  const io = capture();
+  const io = captureIo();
   equal(await runFleet("checks", [...BASE, "--check", "web", "--json"], io, deps), 0);
   deepEqual(JSON.parse(io.stdout), [{
     identity: "a.example.com",
@@ -371,11 +361,11 @@ Deno.test("fleet checks --check narrows the listed checks and the nodes", async 
 
 Deno.test("fleet progress shows on a terminal only, and is cleared", async () => {
   const replies = () => [okChecks("a.example.com"), okChecks("b.example.com")];
-  const tty = capture();
+  const tty = captureIo();
   equal(await runFleet("checks", BASE, tty, fakeDeps(replies, { terminal: true })), 0);
   ok(tty.stderr.includes("\r\x1b[K2 nodes answered…"), tty.stderr);
   ok(tty.stderr.endsWith("\r\x1b[K2 nodes: 2 ok, 0 failed\n"), tty.stderr);
-  const pipe = capture();
+  const pipe = captureIo();
   equal(await runFleet("checks", BASE, pipe, fakeDeps(replies)), 0);
   ok(!pipe.stderr.includes("answered…"), pipe.stderr);
   ok(!pipe.stderr.includes("\x1b"), pipe.stderr);
@@ -383,10 +373,10 @@ Deno.test("fleet progress shows on a terminal only, and is cleared", async () =>
 
 Deno.test("fleet refuses an unreadable key or a key that is not ed25519 (exit 2)", async () => {
   await rejects(
-    runFleet("checks", [...BASE, "--key", `${dir}/missing.pem`], capture(), fakeDeps(() => [])),
+    runFleet("checks", [...BASE, "--key", `${dir}/missing.pem`], captureIo(), fakeDeps(() => [])),
     (e: unknown) => e instanceof ScoutError && e.code === "USAGE",
   );
-  const io = capture();
+  const io = captureIo();
   equal(await cli(["checks", ...BASE, "--key", `${dir}/op.jwt`], io), 2);
   match(io.stderr, /no PEM private key/);
 });
@@ -406,7 +396,7 @@ Deno.test("fleet with --hub waits for the hub's fresh matching nodes and lists e
       req.subject.endsWith(".checks") ? okChecks(id) : okTrigger(id, ["a"])
     );
   }, { hub });
-  const io = capture();
+  const io = captureIo();
   const code = await runFleet(
     "trigger",
     [...BASE, "--hub", "http://hub.test", "--identity", "web-*", "a"],
@@ -421,17 +411,17 @@ Deno.test("fleet with --hub waits for the hub's fresh matching nodes and lists e
   match(io.stderr, /not waiting for 1 node the hub lists as stale/);
   // Every listed node answers: exit 0, and nothing is listed as missing.
   answering.push("web-2");
-  const io2 = capture({ SCOUT_HUB: "http://hub.test" });
+  const io2 = captureIo({ SCOUT_HUB: "http://hub.test" });
   equal(await runFleet("trigger", [...BASE, "--identity", "web-*", "a"], io2, deps), 0, io2.stderr);
   match(io2.stderr, /2 nodes: 2 ok, 0 failed/);
   // Without --hub the silent node is not known, so nothing is missing.
   answering.splice(answering.indexOf("web-2"), 1);
-  const io3 = capture();
+  const io3 = captureIo();
   equal(await runFleet("trigger", [...BASE, "--identity", "web-*", "a"], io3, deps), 0, io3.stderr);
   // A hub that cannot be asked is a usage error before anything is sent.
   const sentBefore = deps.sent.length;
   await rejects(
-    runFleet("trigger", [...BASE, "--hub", "http://nowhere.test", "a"], capture(), deps),
+    runFleet("trigger", [...BASE, "--hub", "http://nowhere.test", "a"], captureIo(), deps),
     /no hub at/,
   );
   equal(deps.sent.length, sentBefore);

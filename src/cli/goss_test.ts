@@ -1,5 +1,4 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { CliIo } from "./_common.ts";
 import {
   contentTypeOf,
   createGossCommand,
@@ -10,20 +9,7 @@ import {
 } from "./goss.ts";
 import type { GossResourceType, GossResults } from "../goss/mod.ts";
 import { fakeNow } from "../../tests/fixtures/goss/fake_host.ts";
-
-function captureIo(
-  env: Record<string, string> = {},
-): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    env: (n) => env[n],
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
+import { captureIo } from "../../tests/fakes/io.ts";
 
 const PASS = "matching:\n  one:\n    content: 1\n    matches: 1\n";
 const FAIL = "matching:\n  one:\n    content: 1\n    matches: 2\n";
@@ -56,7 +42,7 @@ async function validate(
       `${dir}/goss.yaml`,
       ...args.map((a) => a.replace("$DIR", dir)),
     ], io);
-    return { code, out: io.stdout(), err: io.stderr().replaceAll(dir, "$DIR") };
+    return { code, out: io.stdout, err: io.stderr.replaceAll(dir, "$DIR") };
   });
 }
 
@@ -90,7 +76,7 @@ Deno.test("GOSS_FILE, GOSS_FMT, GOSS_VARS and GOSS_VARS_INLINE stand in for the 
       GOSS_VARS_INLINE: "b: 2",
     });
     equal(await gossCommand.run(["validate"], io), 0);
-    equal(io.stdout(), '1..1\nok 1 - Matching: v: matches: matches expectation: "12"\n');
+    equal(io.stdout, '1..1\nok 1 - Matching: v: matches: matches expectation: "12"\n');
   });
 });
 
@@ -111,7 +97,7 @@ Deno.test("flags may come before the subcommand, and -o may repeat", async () =>
       ], io),
       0,
     );
-    ok(io.stdout().startsWith('{\n    "results": ['));
+    ok(io.stdout.startsWith('{\n    "results": ['));
   });
 });
 
@@ -189,7 +175,7 @@ Deno.test("usage mistakes exit 1 like goss's setup errors", async () => {
   ) {
     const io = captureIo();
     equal(await gossCommand.run(args, io), 1, args.join(" "));
-    ok(io.stderr().startsWith("scout goss: "), io.stderr());
+    ok(io.stderr.startsWith("scout goss: "), io.stderr);
   }
 });
 
@@ -211,8 +197,8 @@ Deno.test("-r retries a failing suite and exits 3 when the timeout passes", asyn
     );
     deepEqual(slept, [1000, 1000, 1000]);
     ok(
-      io.stderr().includes("ERROR: Timeout of 3s reached before tests entered a passing state"),
-      io.stderr(),
+      io.stderr.includes("ERROR: Timeout of 3s reached before tests entered a passing state"),
+      io.stderr,
     );
   });
 });
@@ -224,7 +210,7 @@ Deno.test("render prints the merged, templated gossfile", async () => {
   }, async (dir) => {
     const io = captureIo();
     equal(await gossCommand.run(["render", "-g", `${dir}/goss.yaml`], io), 0);
-    equal(io.stdout(), "matching:\n  m:\n    content: X\n    matches: X\n");
+    equal(io.stdout, "matching:\n  m:\n    content: X\n    matches: X\n");
   });
 });
 
@@ -232,7 +218,7 @@ Deno.test("-g - reads the gossfile from stdin", async () => {
   const io = captureIo();
   const cmd = createGossCommand({ readStdin: () => Promise.resolve(PASS) });
   equal(await cmd.run(["validate", "-g", "-", "-f", "tap"], io), 0);
-  equal(io.stdout(), "1..1\nok 1 - Matching: one: matches: matches expectation: 1\n");
+  equal(io.stdout, "1..1\nok 1 - Matching: one: matches: matches expectation: 1\n");
 });
 
 Deno.test("Accept negotiation picks vnd.goss-<format> or json, else the server's format", () => {
@@ -325,7 +311,7 @@ Deno.test("serve answers the health endpoint with 200 or 503 and negotiates the 
     controller.abort();
     equal(await served, 0);
     equal(reads, 3, "the cache of 0s runs the suite on each request");
-    ok(io.stderr().includes(`Starting to listen on: 127.0.0.1:${port}`));
+    ok(io.stderr.includes(`Starting to listen on: 127.0.0.1:${port}`));
   });
 });
 

@@ -2,7 +2,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { formatError } from "../errors.ts";
 import { readProvisioningToken, verifyProvisioningToken } from "../provisioning/mod.ts";
 import { makeTestCa } from "../provisioning/_testing.ts";
-import { type CliIo, exitCodeFor } from "./_common.ts";
+import { exitCodeFor } from "./_common.ts";
 import { tokenCommand } from "./token.ts";
 import {
   authenticateRequest,
@@ -11,23 +11,13 @@ import {
   ReplayCache,
   signRequest,
 } from "../rpc/mod.ts";
+import { type CapturedIo, captureIo } from "../../tests/fakes/io.ts";
 
-type Captured = CliIo & { stdout: string; stderr: string };
-
-function capture(): Captured {
-  const io: Captured = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (io.stdout += t),
-    err: (t: string) => void (io.stderr += t),
-    env: () => undefined,
-  };
-  return io;
-}
+type Captured = CapturedIo;
 
 /** Runs the command the way cli() does: errors become stderr text and an exit code. */
 async function run(args: string[]): Promise<{ code: number } & Captured> {
-  const io = capture();
+  const io = captureIo();
   let code: number;
   try {
     code = await tokenCommand.run(args, io);
