@@ -1,5 +1,12 @@
 import { ScoutError } from "../errors.ts";
-import { parseEvent, type ScoutEvent, scoutSubject } from "../events.ts";
+import {
+  parseEvent,
+  type ScoutEvent,
+  scoutSubject,
+  TRANSITION_PROTOCOL,
+  watcherProtocol,
+} from "../events.ts";
+import { NAGIOS_STATUSES } from "../nagios.ts";
 import { connectBroker } from "../transport/mod.ts";
 import { BROKER_FLAGS, brokerFlags, type CliIo, type Command, parseFlags } from "./_common.ts";
 import { brokerOptions } from "./_remote.ts";
@@ -53,15 +60,14 @@ export interface WatchFilter {
   transitionsOnly?: boolean;
 }
 
-const RESULT_TYPE = "io.choria.machine.watcher.nagios.v1.state";
-const TRANSITION_TYPE = "io.choria.machine.v1.transition";
-const STATUSES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"];
+const RESULT_TYPE = watcherProtocol("nagios");
+const STATUSES: readonly string[] = NAGIOS_STATUSES;
 
 /** The transition or check result an event carries; null for other events (lifecycle, exec...). */
 export function watchItem(ev: ScoutEvent): WatchItem | null {
   const d = ev.data;
   const timeMs = Date.parse(ev.time);
-  if (ev.type === TRANSITION_TYPE) {
+  if (ev.type === TRANSITION_PROTOCOL) {
     return {
       kind: "transition",
       timeMs,

@@ -181,13 +181,16 @@ export function createPushApplier(opts: PushApplierOptions): PushApplier {
     } else {
       await opts.ports.removeChecks(key);
     }
-    const rec: AppliedBundle = {
+    const about = {
       key,
       seq: bundle.seq,
       author: bundle.author,
       issuer: bundle.issuer,
       issued: bundle.issued,
       checks: specs.map((s) => s.name),
+    };
+    const rec: AppliedBundle = {
+      ...about,
       appliedAt: opts.now(),
       removed: bundle.checks === null,
       sig: bundle.sig,
@@ -199,12 +202,7 @@ export function createPushApplier(opts: PushApplierOptions): PushApplier {
     if (problems.length > 0) {
       // Validated already; a problem here (a clash that appeared meanwhile) is reported.
       refused.set(key, {
-        key,
-        seq: bundle.seq,
-        author: bundle.author,
-        issuer: bundle.issuer,
-        issued: bundle.issued,
-        checks: specs.map((s) => s.name),
+        ...about,
         step: "checks",
         reason: `applied, but the manager reports: ${problems.join("; ")}`,
         at: opts.now(),
