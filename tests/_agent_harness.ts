@@ -14,8 +14,10 @@ import { ok } from "node:assert/strict";
 import { stringify } from "yaml";
 import { parseEvent, type ScoutEvent } from "../src/events.ts";
 import { CHORIA_SCHEMAS, type ChoriaValidator, choriaValidator, HAVE_CHORIA } from "./_choria.ts";
+import { sleep, waitFor } from "./_wait.ts";
 
 export { HAVE_CHORIA };
+export { sleep, waitFor };
 
 /** The repository root (no trailing slash): the agent runs from here, so deno.json applies. */
 export const REPO: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -48,26 +50,6 @@ if (SKIP_NAGIOS) {
 
 /** Environment variable that marks every plugin process a test starts. */
 export const MARKER_VAR = "SCOUT_TEST_MARKER";
-
-/** Sleeps ms. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `probe` every `everyMs` until it returns a value other than undefined, or throws. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 15_000, everyMs = 50 }: { timeoutMs?: number; everyMs?: number } = {},
-): Promise<T> {
-  const until = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > until) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 // Choria's JSON schemas (only when ../shared/choria-schemas is present)

@@ -15,6 +15,7 @@ import { issueProvisioningToken } from "../src/provisioning/mod.ts";
 import { createDenoFs, type Logger, systemClock } from "../src/runtime/mod.ts";
 import { connectBroker } from "../src/transport/mod.ts";
 import { freePort, SKIP_NATS } from "./_nats.ts";
+import { waitFor } from "./_wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -30,16 +31,6 @@ async function issue(signer: Signer, identity: string, server: boolean) {
     now: new Date(),
   });
   return { cert: r.certPem, key: keyPem };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function spawnAgent(dir: string, extra: string[]): Deno.ChildProcess {

@@ -7,6 +7,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { connectBroker } from "../src/transport/mod.ts";
 import { brokerArgs, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { waitFor } from "./_wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -92,16 +93,6 @@ async function storedEvents(
     return out;
   } finally {
     await nc.close();
-  }
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -27,6 +27,7 @@ import { nullLogger } from "../src/runtime/mod.ts";
 import { type Broker, type BusMessage, connectBroker } from "../src/transport/mod.ts";
 import { freePort, SKIP_NATS, startTestBroker } from "./_nats.ts";
 import { testNagios, testRef } from "./_events.ts";
+import { waitUntil } from "./_wait.ts";
 
 const ref = testRef;
 
@@ -50,14 +51,6 @@ async function send(b: Broker, ev: ScoutEvent, asIdentity = ev.subject): Promise
       msgId: ev.id,
     },
   );
-}
-
-async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -186,7 +179,7 @@ Deno.test({
       );
       await send(agent, e5);
       const nagiosIds = [e1, e2, e3, e4, e5].map((e) => e.id);
-      await waitFor(
+      await waitUntil(
         "binary and structured deliveries",
         () => only("/bin").length === 5 && only("/st").length === 5 && only("/filter").length === 2,
       );
@@ -231,7 +224,7 @@ Deno.test({
       flakyDown = true;
       const seq = Array.from({ length: 10 }, (_, i) => nagios("seq.example", `c${i}`, "OK"));
       for (const ev of seq) await send(agent, ev);
-      await waitFor(
+      await waitUntil(
         "retries",
         () =>
           (gw!.stats()["flaky"]?.retries ?? 0) >= 3 && (gw!.stats()["refused"]?.retries ?? 0) >= 3,
@@ -245,7 +238,7 @@ Deno.test({
         got.push(await record(req));
         return new Response("ok");
       });
-      await waitFor(
+      await waitUntil(
         "delivery after the outage",
         () => only("/flaky").length === 10 && only("/later").length === 10,
       );
@@ -260,7 +253,7 @@ Deno.test({
       const poison = nagios("dl.example", "poison", "CRITICAL");
       const ok2 = nagios("dl.example", "second", "OK");
       for (const ev of [ok1, poison, ok2]) await send(agent, ev);
-      await waitFor("dead letter", () => dead.length === 1 && only("/bad").length === 2);
+      await waitUntil("dead letter", () => dead.length === 1 && only("/bad").length === 2);
       deepEqual(only("/bad").map(idOf), [ok1.id, ok2.id]);
       equal(attempts.get(`/bad ${poison.id}`), 1, "a 400 is not retried");
       const dl = dead[0]!;
@@ -279,7 +272,7 @@ Deno.test({
       await send(agent, r1);
       await send(agent, r2);
       gw = await startGateway(gwOpts);
-      await waitFor("deliveries after restart", () => only("/st").length === 7);
+      await waitUntil("deliveries after restart", () => only("/st").length === 7);
       await sleep(500);
       deepEqual(only("/st").map(idOf), [...nagiosIds, r1.id, r2.id]);
       equal(only("/flaky").length, 10);

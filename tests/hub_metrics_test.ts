@@ -25,6 +25,7 @@ import {
   warnIfNoPromtool,
 } from "./_promtool.ts";
 import { testNagios, testRef } from "./_events.ts";
+import { waitUntil } from "./_wait.ts";
 
 warnIfNoPromtool("hub_metrics_test");
 
@@ -54,14 +55,6 @@ async function send(b: Broker, ev: ScoutEvent, asIdentity = ev.subject): Promise
     new TextEncoder().encode(JSON.stringify(ev)),
     { msgId: ev.id },
   );
-}
-
-async function waitFor(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function getMetrics(hub: HubHandle): Promise<string> {
@@ -106,7 +99,7 @@ Deno.test({
         { msgId: "junk-1" },
       );
       const h = hub;
-      await waitFor("every event in the view", () => h.lastSeq() === n);
+      await waitUntil("every event in the view", () => h.lastSeq() === n);
       const text = await getMetrics(h);
       const lines = new Set(text.split("\n"));
       for (
@@ -159,7 +152,7 @@ Deno.test({
       await send(agent, transition("web1.example", "disk", "CRITICAL", "OK"));
       hub = await startHub(hubOpts);
       const h2 = hub;
-      await waitFor("the events sent while down", () => h2.lastSeq() === n);
+      await waitUntil("the events sent while down", () => h2.lastSeq() === n);
       const after = new Set((await getMetrics(h2)).split("\n"));
       for (
         const want of [
@@ -177,7 +170,7 @@ Deno.test({
       await hub.stop();
       hub = await startHub({ ...hubOpts, stateDir: null });
       const h3 = hub;
-      await waitFor("the rebuilt view", () => h3.lastSeq() === n);
+      await waitUntil("the rebuilt view", () => h3.lastSeq() === n);
       deepEqual(h3.metrics, h2.metrics);
     } finally {
       await hub?.stop();

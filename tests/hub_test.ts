@@ -37,6 +37,7 @@ import {
   startTestBroker,
 } from "./_nats.ts";
 import { testNagios, testRef } from "./_events.ts";
+import { waitFor } from "./_wait.ts";
 
 let n = 0;
 const ref = testRef;
@@ -60,16 +61,6 @@ const enc = (ev: ScoutEvent) => new TextEncoder().encode(JSON.stringify(ev));
 async function send(b: Broker, ev: ScoutEvent, asIdentity = ev.subject): Promise<void> {
   n++;
   await b.stream.publish(scoutSubject(asIdentity, ev), enc(ev), { msgId: ev.id });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {

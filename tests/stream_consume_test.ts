@@ -6,14 +6,7 @@
 import { deepEqual, ok } from "node:assert/strict";
 import { type Broker, connectBroker, type StreamMessage } from "../src/transport/mod.ts";
 import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
-
-async function waitFor(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { waitUntil } from "./_wait.ts";
 
 async function publish(b: Broker, from: number, to: number): Promise<void> {
   for (let i = from; i <= to; i++) {
@@ -53,7 +46,7 @@ Deno.test({
         got.push(...numbers(batch));
         return Promise.resolve();
       }, { batch: 5, retryMs: 50 });
-      await waitFor("20 messages", () => got.length >= 20);
+      await waitUntil("20 messages", () => got.length >= 20);
       deepEqual(got, Array.from({ length: 20 }, (_, i) => i + 1));
       ok(sizes.every((s) => s <= 5));
       await c1.stop();
@@ -67,7 +60,7 @@ Deno.test({
         seen += batch.length;
         await held.promise;
       }, { batch: 5 });
-      await waitFor("a delivery", () => seen > 0);
+      await waitUntil("a delivery", () => seen > 0);
       await b2.close();
       held.resolve();
       const ts = Date.now();
@@ -82,7 +75,7 @@ Deno.test({
         ok(batch.every((m) => !m.replay));
         return Promise.resolve();
       }, { batch: 4 });
-      await waitFor("the unacked messages", () => again.length >= 10, 10_000);
+      await waitUntil("the unacked messages", () => again.length >= 10, 10_000);
       ok(Date.now() - t0 < 10_000);
       deepEqual(again, Array.from({ length: 10 }, (_, i) => i + 21));
       await c3.stop();
@@ -93,7 +86,7 @@ Deno.test({
         replayed.push(...batch);
         return Promise.resolve();
       }, { fromSeq: 28 });
-      await waitFor("the replay", () => replayed.length >= 3);
+      await waitUntil("the replay", () => replayed.length >= 3);
       deepEqual(replayed.map((m) => [m.seq, m.replay]), [[28, true], [29, true], [30, true]]);
       await c4.stop();
     } finally {

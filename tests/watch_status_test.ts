@@ -21,6 +21,7 @@ import { type Broker, connectBroker } from "../src/transport/mod.ts";
 import { brokerArgs, freePort, SKIP_NATS, startTestBroker } from "./_nats.ts";
 import { testNagios, testRef } from "./_events.ts";
 import { captureIo } from "./fakes/io.ts";
+import { waitUntil } from "./_wait.ts";
 
 const ref = testRef;
 
@@ -76,14 +77,6 @@ async function watch(
     return { code, stdout: out, stderr: io.stderr };
   } finally {
     clearTimeout(guard);
-  }
-}
-
-async function waitFor(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -216,7 +209,7 @@ Deno.test({
       );
 
       const h = hub;
-      await waitFor("the hub's view", () => {
+      await waitUntil("the hub's view", () => {
         const web = h.view.nodes.get("web1.example")?.checks;
         const db = h.view.nodes.get("db1.example")?.checks;
         return web?.get("disk")?.status === "OK" && web.get("disk")?.state === "WARNING" &&
