@@ -15,6 +15,7 @@ import { issueProvisioningToken } from "../src/provisioning/mod.ts";
 import { createDenoFs, type Logger, systemClock } from "../src/runtime/mod.ts";
 import { connectBroker } from "../src/transport/mod.ts";
 import { freePort, SKIP_NATS } from "./_nats.ts";
+import { AgentProcess } from "./_agent_harness.ts";
 import { waitFor } from "./_wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -33,30 +34,21 @@ async function issue(signer: Signer, identity: string, server: boolean) {
   return { cert: r.certPem, key: keyPem };
 }
 
-function spawnAgent(dir: string, extra: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-P=agent",
-      "main.ts",
-      "agent",
-      "--identity",
-      "n1.fleet.test",
-      "--checks",
-      `${dir}/checks`,
-      "--machines",
-      `${dir}/machines`,
-      "--state-dir",
-      `${dir}/state`,
-      "--no-splay",
-      "--quiet",
-      ...extra,
-    ],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+function spawnAgent(dir: string, extra: string[]): AgentProcess {
+  return new AgentProcess([
+    "agent",
+    "--identity",
+    "n1.fleet.test",
+    "--checks",
+    `${dir}/checks`,
+    "--machines",
+    `${dir}/machines`,
+    "--state-dir",
+    `${dir}/state`,
+    "--no-splay",
+    "--quiet",
+    ...extra,
+  ], {});
 }
 
 Deno.test({
@@ -135,7 +127,7 @@ Deno.test({
       }),
     );
     let hub: Awaited<ReturnType<typeof connectBroker>> | null = null;
-    let agent: Deno.ChildProcess | null = null;
+    let agent: AgentProcess | null = null;
     try {
       hub = await waitFor("the broker", async () => {
         try {
@@ -182,9 +174,8 @@ Deno.test({
         await nc.close();
       }
       equal((await Deno.stat(`${dir}/state/tls/key.pem`)).mode! & 0o777, 0o600);
-      agent.kill("SIGTERM");
-      equal((await agent.status).code, 0);
-      await agent.stderr.cancel();
+      agent.signal("SIGTERM");
+      equal((await agent.wait()).code, 0);
 
       // Restarted (with a second, reusable token at hand): the stored certificate is used.
       await Deno.writeTextFile(
@@ -236,10 +227,9 @@ Deno.test({
     } finally {
       if (agent) {
         try {
-          agent.kill("SIGTERM");
+          agent.signal("SIGTERM");
         } catch { /* gone */ }
-        await agent.status;
-        await agent.stderr.cancel().catch(() => {});
+        await agent.wait();
       }
       await hub?.close();
       await listener.stop();
@@ -314,9 +304,8 @@ Deno.test("an agent whose hub is down keeps trying and enrols when the hub comes
     });
     await waitFor("enrolment once the hub is up", enrolled);
   } finally {
-    agent.kill("SIGTERM");
-    await agent.status;
-    await agent.stderr.cancel().catch(() => {});
+    agent.signal("SIGTERM");
+    await agent.wait();
     await listener?.stop();
     await Deno.remove(dir, { recursive: true });
   }

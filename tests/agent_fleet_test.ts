@@ -7,6 +7,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { connectBroker } from "../src/transport/mod.ts";
 import { brokerArgs, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { AgentProcess } from "./_agent_harness.ts";
 import { waitFor } from "./_wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -22,33 +23,24 @@ function spawnAgent(
   url: string,
   pki: AgentPki,
   extra: string[] = [],
-): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-P=agent",
-      "main.ts",
-      "agent",
-      "--identity",
-      "node1.example",
-      "--checks",
-      `${dir}/checks`,
-      "--machines",
-      `${dir}/machines`,
-      "--state-dir",
-      `${dir}/state`,
-      "--events-file",
-      `${dir}/events.jsonl`,
-      "--no-splay",
-      "--quiet",
-      ...brokerArgs(url, pki),
-      ...extra,
-    ],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+): AgentProcess {
+  return new AgentProcess([
+    "agent",
+    "--identity",
+    "node1.example",
+    "--checks",
+    `${dir}/checks`,
+    "--machines",
+    `${dir}/machines`,
+    "--state-dir",
+    `${dir}/state`,
+    "--events-file",
+    `${dir}/events.jsonl`,
+    "--no-splay",
+    "--quiet",
+    ...brokerArgs(url, pki),
+    ...extra,
+  ], {});
 }
 
 async function writeBeats(dir: string): Promise<void> {
@@ -144,8 +136,8 @@ Deno.test({
         "the spooled events",
         async () => ((await count2()) >= sent ? true : undefined),
       );
-      agent.kill("SIGTERM");
-      const status = await agent.status;
+      agent.signal("SIGTERM");
+      const status = await agent.wait();
       equal(status.code, 0);
       const written = await fileIds(events);
       await waitFor(
@@ -171,7 +163,7 @@ Deno.test({
       ok(stored.length >= 10);
     } finally {
       try {
-        agent.kill("SIGKILL");
+        agent.signal("SIGKILL");
       } catch { /* exited */ }
       await server.stop().catch(() => {});
       await Deno.remove(dir, { recursive: true });
@@ -212,16 +204,16 @@ Deno.test({
         "events produced with the broker down",
         async () => (await fileIds(events)).length >= 6 ? true : undefined,
       );
-      agent.kill("SIGKILL");
-      await agent.status;
+      agent.signal("SIGKILL");
+      await agent.wait();
       await server.restart();
       agent = spawnAgent(dir, server.url, pki);
       await waitFor(
         "the second run's first events",
         async () => (await fileIds(events)).length >= 12 ? true : undefined,
       );
-      agent.kill("SIGTERM");
-      equal((await agent.status).code, 0);
+      agent.signal("SIGTERM");
+      equal((await agent.wait()).code, 0);
       const written = await fileIds(events);
       const stored = await waitFor("every written event in the stream", async () => {
         const ids = (await storedEvents(server.url, pki)).map((e) => e.id);
@@ -236,7 +228,7 @@ Deno.test({
       );
     } finally {
       try {
-        agent.kill("SIGKILL");
+        agent.signal("SIGKILL");
       } catch { /* exited */ }
       await server.stop().catch(() => {});
       await Deno.remove(dir, { recursive: true });
@@ -263,8 +255,8 @@ Deno.test({
         "results in the events file",
         async () => (await fileIds(`${dir}/events.jsonl`)).length >= 12 ? true : undefined,
       );
-      agent.kill("SIGTERM");
-      equal((await agent.status).code, 0);
+      agent.signal("SIGTERM");
+      equal((await agent.wait()).code, 0);
       const stored = await storedEvents(server.url, pki);
       const statuses = new Set(
         stored.filter((e) => e.type.endsWith("nagios.v1.state")).map((e) => e.data.status),
@@ -285,7 +277,7 @@ Deno.test({
       ok(written.some((l) => l.includes('"status":"OK"')), "the events file still has every event");
     } finally {
       try {
-        agent.kill("SIGKILL");
+        agent.signal("SIGKILL");
       } catch { /* exited */ }
       await server.stop().catch(() => {});
       await Deno.remove(dir, { recursive: true });
