@@ -44,13 +44,14 @@
  */
 import { parseArgs } from "node:util";
 import {
-  elapsedSeconds,
   fmt,
   markdownTable,
   median,
   out,
   pct,
+  printReport,
   progressLog,
+  type ResultRow,
   rowLine,
   sleep,
 } from "./_bench_report.ts";
@@ -316,14 +317,8 @@ function mixedChecks(n: number): CheckDef[] {
 // Results
 
 /** One row of the final table. */
-interface Row {
+interface Row extends ResultRow {
   bench: Bench;
-  metric: string;
-  value: string;
-  baseline: string;
-  target: string;
-  /** true pass, false fail, null informational. */
-  pass: boolean | null;
 }
 
 const rows: Row[] = [];
@@ -1183,67 +1178,31 @@ async function main(): Promise<number> {
     // onSignal stops everything and exits 130; nothing to print.
     await new Promise(() => {});
   }
-  const loadAfter = Deno.loadavg();
-  const elapsed = elapsedSeconds();
-
-  out(`\n## Scout benchmarks\n\n`);
-  out("```sh\n" + command + "\n```\n\n");
-  out(
-    `${started.toISOString()}, ${
-      fmt(elapsed)
-    } s; deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${Deno.build.target}); ` +
-      `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after; ${
-        plan.quick ? "--quick" : "full run"
-      }.\n\n`,
-  );
-  out(markdownTable(
-    ["Metric", "Value", "Baseline (same run)", "Ratio / target", "Result"],
-    rows.map((r) => [
-      r.metric,
-      r.value,
-      r.baseline || "—",
-      r.target,
-      r.pass === null ? "info" : r.pass ? "PASS" : "FAIL",
-    ]),
-  ));
+  let extra = "";
   if (memoryTable) {
-    out(
-      `\nMemory per process (VmRSS sampled every 0.5 s after the warm-up; anon/file/threads at the end):\n\n${memoryTable}`,
-    );
+    extra +=
+      `\nMemory per process (VmRSS sampled every 0.5 s after the warm-up; anon/file/threads at the end):\n\n${memoryTable}`;
   }
   const drift = details.timingDrift as { bucketMs: number; buckets: string[][] } | undefined;
   if (drift) {
-    out(`\nLateness of the @5s run per ${drift.bucketMs / 1000} s:\n\n`);
-    out(markdownTable(["Window", "Runs", "p50 ms", "p99 ms", "max ms"], drift.buckets));
+    extra += `\nLateness of the @5s run per ${drift.bucketMs / 1000} s:\n\n` +
+      markdownTable(["Window", "Runs", "p50 ms", "p99 ms", "max ms"], drift.buckets);
   }
-  if (loadBefore[0]! > navigator.hardwareConcurrency * 0.75) {
-    notes.push(
-      `the 1-minute load average was ${
-        loadBefore[0]!.toFixed(2)
-      } on ${navigator.hardwareConcurrency} ` +
-        "cores when the run began (other work, or an earlier run): absolute numbers suffer " +
-        "first; the same-run ratios are the ones to read.",
-    );
-  }
-  if (notes.length) out(`\nNotes:\n${notes.map((n) => `- ${n}`).join("\n")}\n`);
-  if (values.json) {
-    await Deno.writeTextFile(
-      values.json,
-      JSON.stringify(
-        { command, started, elapsed, loadBefore, loadAfter, rows, details, notes },
-        null,
-        2,
-      ),
-    );
-    log(`wrote ${values.json}`);
-  }
-  const failed = rows.filter((r) => r.pass === false).length;
-  out(
-    `\n${rows.filter((r) => r.pass === true).length} passed, ${failed} failed, ${
-      rows.filter((r) => r.pass === null).length
-    } informational.\n`,
-  );
-  return failures.length ? 2 : failed ? 1 : 0;
+  const code = await printReport({
+    title: "Scout benchmarks",
+    command,
+    started,
+    loadBefore,
+    loadAfter: Deno.loadavg(),
+    quick: plan.quick,
+    rows,
+    extra,
+    notes,
+    ...(values.json ? { json: { file: values.json, details: { details } } } : {}),
+    failures: failures.length,
+  });
+  if (values.json) log(`wrote ${values.json}`);
+  return code;
 }
 
 if (import.meta.main) Deno.exit(await main());

@@ -48,13 +48,13 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import {
-  elapsedSeconds,
   fmt,
-  markdownTable,
   median,
   out,
   pct,
+  printReport,
   progressLog,
+  type ResultRow,
   rowLine,
   sleep,
 } from "./_bench_report.ts";
@@ -300,14 +300,7 @@ function onSignal(): void {
 // ------------------------------------------------------------------------------------------------
 // Results
 
-interface Row {
-  metric: string;
-  value: string;
-  baseline: string;
-  target: string;
-  /** true pass, false fail, null informational. */
-  pass: boolean | null;
-}
+type Row = ResultRow;
 
 const rows: Row[] = [];
 const notes: string[] = [];
@@ -1244,55 +1237,20 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
   if (aborting) await new Promise(() => {}); // onSignal exits 130
-  const loadAfter = Deno.loadavg();
-  const elapsed = elapsedSeconds();
-  out(`\n## Scout node API benchmarks\n\n`);
-  out("```sh\n" + command + "\n```\n\n");
-  out(
-    `${started.toISOString()}, ${
-      fmt(elapsed)
-    } s; deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${Deno.build.target}); ` +
-      `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after; ${
-        quick ? "--quick" : "full run"
-      }.\n\n`,
-  );
-  out(markdownTable(
-    ["Metric", "Value", "Baseline (same run)", "Ratio / target", "Result"],
-    rows.map((r) => [
-      r.metric,
-      r.value,
-      r.baseline || "—",
-      r.target,
-      r.pass === null ? "info" : r.pass ? "PASS" : "FAIL",
-    ]),
-  ));
-  if (loadBefore[0]! > navigator.hardwareConcurrency * 0.75) {
-    notes.push(
-      `the 1-minute load average was ${
-        loadBefore[0]!.toFixed(2)
-      } on ${navigator.hardwareConcurrency} ` +
-        "cores when the run began: absolute numbers suffer first; read the same-run ratios.",
-    );
-  }
-  if (notes.length) out(`\nNotes:\n${notes.map((n) => `- ${n}`).join("\n")}\n`);
-  if (values.json) {
-    await Deno.writeTextFile(
-      values.json,
-      JSON.stringify(
-        { command, started, elapsed, loadBefore, loadAfter, plan, rows, details, notes },
-        null,
-        2,
-      ),
-    );
-    log(`wrote ${values.json}`);
-  }
-  const failed = rows.filter((r) => r.pass === false).length;
-  out(
-    `\n${rows.filter((r) => r.pass === true).length} passed, ${failed} failed, ${
-      rows.filter((r) => r.pass === null).length
-    } informational.\n`,
-  );
-  return failures.length ? 2 : failed ? 1 : 0;
+  const code = await printReport({
+    title: "Scout node API benchmarks",
+    command,
+    started,
+    loadBefore,
+    loadAfter: Deno.loadavg(),
+    quick,
+    rows,
+    notes,
+    ...(values.json ? { json: { file: values.json, details: { plan, details } } } : {}),
+    failures: failures.length,
+  });
+  if (values.json) log(`wrote ${values.json}`);
+  return code;
 }
 
 if (import.meta.main) Deno.exit(await main());
