@@ -42,3 +42,9 @@ export function fleetAgentConfig(o: {
     ...o.over,
   };
 }
+
+/** A check file of heartbeat checks named `names`, each every hour (they run once at start). */
+export function heartbeatChecks(...names: string[]): string {
+  return "checks:\n" +
+    names.map((n) => `  - name: ${n}\n    builtin: heartbeat\n    interval: 1h\n`).join("");
+}

@@ -5,7 +5,7 @@
  * tombstone: the pushed checks are gone), and a push by an operator whose token lacks `push`
  * is refused by the node and reported in a refused event.
  */
-import { fleetAgentConfig } from "./_fleet_agent.ts";
+import { fleetAgentConfig, heartbeatChecks } from "./_fleet_agent.ts";
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
 import { pushCommand } from "../src/cli/push.ts";
@@ -16,19 +16,9 @@ import { generateCallerKeyPair, issueOperatorToken } from "../src/rpc/mod.ts";
 import type { Logger } from "../src/runtime/mod.ts";
 import { brokerArgs, makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
 import { captureIo } from "./fakes/io.ts";
+import { waitUntil } from "./_wait.ts";
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const beat = (...names: string[]) =>
-  "checks:\n" +
-  names.map((n) => `  - name: ${n}\n    builtin: heartbeat\n    interval: 1h\n`).join("");
-
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 Deno.test({
   name: "scout push live: push, list, show, rollback, remove; a token without push is refused",
@@ -80,7 +70,7 @@ Deno.test({
 
       const base = `${dir}/${node}`;
       await Deno.mkdir(`${base}/checks`, { recursive: true });
-      await Deno.writeTextFile(`${base}/checks/local.yaml`, beat("local_beat"));
+      await Deno.writeTextFile(`${base}/checks/local.yaml`, heartbeatChecks("local_beat"));
       agent = await startAgent(
         fleetAgentConfig({
           identity: node,
@@ -93,19 +83,19 @@ Deno.test({
       );
       const a = agent;
       const names = () => a.manager.list(false).map((m) => m.name).sort().join(",");
-      await until("the local check", () => names() === "local_beat");
+      await waitUntil("the local check", () => names() === "local_beat");
 
       // ---- push FILE --to IDENTITY: the agent runs the checks.
-      await Deno.writeTextFile(`${dir}/v1.yaml`, beat("web_a"));
-      await Deno.writeTextFile(`${dir}/v2.yaml`, beat("web_a", "web_b"));
+      await Deno.writeTextFile(`${dir}/v1.yaml`, heartbeatChecks("web_a"));
+      await Deno.writeTextFile(`${dir}/v2.yaml`, heartbeatChecks("web_a", "web_b"));
       let r = await push([`${dir}/v1.yaml`, "--to", node]);
       equal(r.code, 0, r.err);
       equal(r.out, `${key}: seq 1 stored\n`);
-      await until("web_a runs", () => names() === "local_beat,web_a");
+      await waitUntil("web_a runs", () => names() === "local_beat,web_a");
       r = await push([`${dir}/v2.yaml`, "--to", node, "--json"]);
       equal(r.code, 0, r.err);
       deepEqual(JSON.parse(r.out), [{ key, seq: 2, removed: false }]);
-      await until("web_b runs", () => names() === "local_beat,web_a,web_b");
+      await waitUntil("web_b runs", () => names() === "local_beat,web_a,web_b");
 
       // ---- --list and --show need no token.
       const read = async (args: string[]) => {
@@ -128,20 +118,23 @@ Deno.test({
       equal(r.code, 0, r.err);
       ok(/revision \d+ PUT seq 1 by alice/.test(r.out), r.out);
       ok(/revision \d+ PUT seq 2 by alice/.test(r.out), r.out);
-      ok(r.out.endsWith(`---\n${beat("web_a", "web_b")}`), r.out);
+      ok(r.out.endsWith(`---\n${heartbeatChecks("web_a", "web_b")}`), r.out);
 
       // ---- --rollback: the previous checks come back, under a higher sequence.
       r = await push(["--rollback", "--to", node]);
       equal(r.code, 0, r.err);
       equal(r.out, `${key}: seq 3 stored\n`);
-      await until("web_b gone after rollback", () => names() === "local_beat,web_a");
-      await until("applied seq 3", () => pushEvents("applied").some((e) => e.data["seq"] === 3));
+      await waitUntil("web_b gone after rollback", () => names() === "local_beat,web_a");
+      await waitUntil(
+        "applied seq 3",
+        () => pushEvents("applied").some((e) => e.data["seq"] === 3),
+      );
       deepEqual(pushEvents("applied").at(-1)!.data["checks"], ["web_a"]);
 
       // ---- A token without `push`: stored (the bucket cannot judge) but refused by the node.
       r = await push([`${dir}/v2.yaml`, "--to", node], reader);
       equal(r.code, 0, r.err);
-      await until("the refused event", () => pushEvents("refused").length === 1);
+      await waitUntil("the refused event", () => pushEvents("refused").length === 1);
       const refused = pushEvents("refused")[0]!;
       equal(refused.data["step"], "rights");
       equal(refused.data["author"], "alice");
@@ -153,7 +146,10 @@ Deno.test({
       r = await push(["--rollback", "--seq", "3", "--to", node]);
       equal(r.code, 0, r.err);
       equal(r.out, `${key}: seq 5 stored\n`);
-      await until("applied seq 5", () => pushEvents("applied").some((e) => e.data["seq"] === 5));
+      await waitUntil(
+        "applied seq 5",
+        () => pushEvents("applied").some((e) => e.data["seq"] === 5),
+      );
       deepEqual(pushEvents("applied").at(-1)!.data["checks"], ["web_a"]);
       await rejects(
         push(["--rollback", "--seq", "99", "--to", node]),
@@ -164,8 +160,8 @@ Deno.test({
       r = await push(["--remove", "--to", node]);
       equal(r.code, 0, r.err);
       equal(r.out, `${key}: seq 6 (tombstone) stored\n`);
-      await until("pushed checks removed", () => names() === "local_beat");
-      await until(
+      await waitUntil("pushed checks removed", () => names() === "local_beat");
+      await waitUntil(
         "tombstone applied event",
         () => pushEvents("applied").some((e) => e.data["seq"] === 6 && e.data["removed"] === true),
       );

@@ -5,7 +5,7 @@
  * and refused bundle is reported as an event. A pushed check's plugin stays inside the plugin
  * directories.
  */
-import { fleetAgentConfig } from "./_fleet_agent.ts";
+import { fleetAgentConfig, heartbeatChecks } from "./_fleet_agent.ts";
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { ScoutEvent } from "../src/events.ts";
 import { type AgentHandle, startAgent } from "../src/agent.ts";
@@ -19,19 +19,9 @@ import {
 import type { Logger } from "../src/runtime/mod.ts";
 import { connectBroker } from "../src/transport/mod.ts";
 import { makePki, SKIP_NATS, startNatsServer } from "./_nats.ts";
+import { waitUntil } from "./_wait.ts";
 
 const enc = new TextEncoder();
-const beat = (...names: string[]) =>
-  "checks:\n" +
-  names.map((n) => `  - name: ${n}\n    builtin: heartbeat\n    interval: 1h\n`).join("");
-
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 Deno.test({
   name: "push over NATS: online and offline nodes apply signed bundles; attacks are refused",
@@ -63,7 +53,7 @@ Deno.test({
     const start = async (node: string, pluginDirs: string[] = []) => {
       const base = `${dir}/${node}`;
       await Deno.mkdir(`${base}/checks`, { recursive: true });
-      await Deno.writeTextFile(`${base}/checks/local.yaml`, beat("local_beat"));
+      await Deno.writeTextFile(`${base}/checks/local.yaml`, heartbeatChecks("local_beat"));
       const a = await startAgent(
         fleetAgentConfig({
           identity: node,
@@ -112,14 +102,14 @@ Deno.test({
       // ---- An online node gets the push; only the pushed checks start beside the local one.
       const a1 = await start("node1.example");
       const k1 = nodeKey("node1.example");
-      await until("local check", () => names(a1) === "local_beat");
+      await waitUntil("local check", () => names(a1) === "local_beat");
       const localStart = a1.manager.list(false)[0]!.startTime;
-      const b1 = await bundle(k1, 1, beat("pushed_a"));
+      const b1 = await bundle(k1, 1, heartbeatChecks("pushed_a"));
       await put(k1, b1);
-      await until("pushed_a on node1", () => names(a1) === "local_beat,pushed_a");
+      await waitUntil("pushed_a on node1", () => names(a1) === "local_beat,pushed_a");
       equal(a1.manager.list(false).find((m) => m.name === "local_beat")!.startTime, localStart);
       // ... and reports it in an applied event with the bundle's facts.
-      await until("applied event", () => pushEvents("node1.example", "applied").length === 1);
+      await waitUntil("applied event", () => pushEvents("node1.example", "applied").length === 1);
       const applied = pushEvents("node1.example", "applied")[0]!;
       equal(applied.source, "io.scout.push");
       deepEqual(
@@ -145,9 +135,9 @@ Deno.test({
 
       // ---- A node offline during the push gets it when it starts.
       const k2 = nodeKey("node2.example");
-      await put(k2, await bundle(k2, 1, beat("pushed_b")));
+      await put(k2, await bundle(k2, 1, heartbeatChecks("pushed_b")));
       const a2 = await start("node2.example");
-      await until("pushed_b on node2 after start", () => names(a2) === "local_beat,pushed_b");
+      await waitUntil("pushed_b on node2 after start", () => names(a2) === "local_beat,pushed_b");
 
       // ---- Refused, and the last good bundle keeps running.
       const refusedBy = async (
@@ -160,11 +150,11 @@ Deno.test({
         const n = refusals.length;
         const e = pushEvents("node1.example", "refused").length;
         await put(k1, b);
-        await until(`refusal of ${what}`, () => refusals.length > n);
+        await waitUntil(`refusal of ${what}`, () => refusals.length > n);
         ok(re.test(refusals[n]!), `${what}: ${refusals[n]}`);
         equal(names(a1), expect, `${what} changed the checks`);
         // The refusal is reported as an event too, with the step and the reason.
-        await until(
+        await waitUntil(
           `refused event of ${what}`,
           () => pushEvents("node1.example", "refused").length > e,
         );
@@ -175,21 +165,21 @@ Deno.test({
       };
       await refusedBy(
         "an unknown signer",
-        await bundle(k1, 2, beat("evil"), await token({ ca: evilCa })),
+        await bundle(k1, 2, heartbeatChecks("evil"), await token({ ca: evilCa })),
         /unknown issuer|bad signature/,
         undefined,
         /^(token|signature)$/,
       );
       await refusedBy(
         "an operator without rights for the node",
-        await bundle(k1, 2, beat("evil"), await token({ nodes: "db*" })),
+        await bundle(k1, 2, heartbeatChecks("evil"), await token({ nodes: "db*" })),
         /may not push to node1\.example/,
         undefined,
         /^rights$/,
       );
       await refusedBy(
         "a bundle altered in the bucket",
-        { ...(await bundle(k1, 2, beat("pushed_a"))), checks: beat("evil") },
+        { ...(await bundle(k1, 2, heartbeatChecks("pushed_a"))), checks: heartbeatChecks("evil") },
         /bad signature/,
         undefined,
         /^signature$/,
@@ -203,7 +193,7 @@ Deno.test({
       );
       await refusedBy(
         "a clash with a local check",
-        await bundle(k1, 2, beat("local_beat")),
+        await bundle(k1, 2, heartbeatChecks("local_beat")),
         /local_beat already defined/,
         undefined,
         /^clash$/,
@@ -212,9 +202,9 @@ Deno.test({
       deepEqual(clash.data["checks"], ["local_beat"]);
       equal(clash.data["seq"], 2);
       equal(clash.data["author"], "alice");
-      const b3 = await bundle(k1, 3, beat("pushed_a", "pushed_c"));
+      const b3 = await bundle(k1, 3, heartbeatChecks("pushed_a", "pushed_c"));
       await put(k1, b3);
-      await until("seq 3 applied", () => names(a1) === "local_beat,pushed_a,pushed_c");
+      await waitUntil("seq 3 applied", () => names(a1) === "local_beat,pushed_a,pushed_c");
       await refusedBy(
         "a replayed older sequence",
         b1,
@@ -224,17 +214,17 @@ Deno.test({
       );
       // ---- A plain KV delete removes nothing.
       await kv.delete(k1);
-      await until("the ignored delete", () => ignored.includes(k1));
+      await waitUntil("the ignored delete", () => ignored.includes(k1));
       equal(names(a1), "local_beat,pushed_a,pushed_c");
       // ---- A signed tombstone removes the pushed checks.
       await put(k1, await bundle(k1, 4, null));
-      await until("tombstone applied", () => names(a1) === "local_beat");
+      await waitUntil("tombstone applied", () => names(a1) === "local_beat");
       const state = JSON.parse(
         await Deno.readTextFile(`${dir}/node1.example/state/pushed/state.json`),
       );
       equal(state[k1].seq, 4);
       equal(state[k1].removed, true);
-      await until(
+      await waitUntil(
         "tombstone event",
         () =>
           pushEvents("node1.example", "applied").some((e) =>
@@ -277,7 +267,10 @@ Deno.test({
           e.data["machine"] === check
         );
       const all = ["allowed", "absolute", "dotdot", "symlink", "binsh"];
-      await until("the pushed sandbox checks ran", () => all.every((c) => result(c) !== undefined));
+      await waitUntil(
+        "the pushed sandbox checks ran",
+        () => all.every((c) => result(c) !== undefined),
+      );
       equal(names(a3), "absolute,allowed,binsh,dotdot,local_beat,symlink");
       equal(result("allowed")!.data["status"], "OK");
       equal(result("allowed")!.data["output"], "ALLOWED ok");

@@ -3,7 +3,7 @@
  * signed requests on `scout.api.<token>.<action>` and `scout.api._all.<action>` in Choria's
  * field names; attacks are refused with a clear reason, audited, and change nothing.
  */
-import { fleetAgentConfig } from "./_fleet_agent.ts";
+import { fleetAgentConfig, heartbeatChecks } from "./_fleet_agent.ts";
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -63,10 +63,7 @@ Deno.test({
         await Deno.mkdir(`${base}/checks`, { recursive: true });
         await Deno.writeTextFile(
           `${base}/checks/beats.yaml`,
-          "checks:\n" +
-            ["web_a", "web_b", "db_c"].map((n) =>
-              `  - name: ${n}\n    builtin: heartbeat\n    interval: 1h\n`
-            ).join(""),
+          heartbeatChecks("web_a", "web_b", "db_c"),
         );
         agents.push(
           await startAgent(
