@@ -62,7 +62,16 @@ async function startEventBroker(dir: string) {
   });
   await admin.stream.ensure("SCOUT_EVENTS", ["scout.node.*.>"], { duplicateWindowMs: 600_000 });
   await admin.close();
-  return { pki, server };
+  return {
+    pki,
+    server,
+    /** Kills the test's agent, stops the broker and removes `dir`. */
+    async dispose(agent: AgentProcess): Promise<void> {
+      agent.signal("SIGKILL");
+      await server.stop().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 /** Every stored message's event, in stream order. */
@@ -106,7 +115,8 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-fleet-" });
-    const { pki, server } = await startEventBroker(dir);
+    const broker = await startEventBroker(dir);
+    const { pki, server } = broker;
     await writeBeats(dir);
     const events = `${dir}/events.jsonl`;
     const agent = spawnAgent(dir, server.url, pki);
@@ -162,11 +172,7 @@ Deno.test({
       equal(types.at(-1), "io.choria.lifecycle.v1.shutdown");
       ok(stored.length >= 10);
     } finally {
-      try {
-        agent.signal("SIGKILL");
-      } catch { /* exited */ }
-      await server.stop().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
+      await broker.dispose(agent);
     }
   },
 });
@@ -194,7 +200,8 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-fleet-kill-" });
-    const { pki, server } = await startEventBroker(dir);
+    const broker = await startEventBroker(dir);
+    const { pki, server } = broker;
     await server.stop();
     await writeBeats(dir);
     const events = `${dir}/events.jsonl`;
@@ -227,11 +234,7 @@ Deno.test({
         "stream order follows the agent's",
       );
     } finally {
-      try {
-        agent.signal("SIGKILL");
-      } catch { /* exited */ }
-      await server.stop().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
+      await broker.dispose(agent);
     }
   },
 });
@@ -243,7 +246,8 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "scout-fleet-policy-" });
-    const { pki, server } = await startEventBroker(dir);
+    const broker = await startEventBroker(dir);
+    const { pki, server } = broker;
     await writeBeats(dir);
     await Deno.writeTextFile(
       `${dir}/checks/bad.yaml`,
@@ -276,11 +280,7 @@ Deno.test({
       const written = (await Deno.readTextFile(`${dir}/events.jsonl`)).split("\n").filter(Boolean);
       ok(written.some((l) => l.includes('"status":"OK"')), "the events file still has every event");
     } finally {
-      try {
-        agent.signal("SIGKILL");
-      } catch { /* exited */ }
-      await server.stop().catch(() => {});
-      await Deno.remove(dir, { recursive: true });
+      await broker.dispose(agent);
     }
   },
 });
